@@ -1,0 +1,31 @@
+# The two-command quick start: `make run` and `make test`.
+PYTHON ?= python3.11
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+HOST   ?= 127.0.0.1
+PORT   ?= 8000
+
+.PHONY: run test setup init lint clean
+
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip setuptools wheel
+	# torch==2.13.0 is pinned in pyproject.toml with the rest, so pip takes the CPU build.
+	$(PY) -m pip install --quiet -c constraints.txt -e '.[dev]'
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+init: setup
+	$(VENV)/bin/petition init --demo
+
+run: init
+	@$(PY) -m server.banner --host $(HOST) --port $(PORT)
+	$(VENV)/bin/petition serve --host $(HOST) --port $(PORT)
+
+test: setup
+	$(PY) -m pytest -q
+
+clean:
+	rm -rf $(VENV) var .pytest_cache

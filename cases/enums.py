@@ -1,0 +1,75 @@
+"""Enumerations of the case domain."""
+
+from enum import StrEnum
+
+
+class Status(StrEnum):
+    REGISTERED = "registered"
+    ACCEPTED = "accepted"
+    NOT_ACCEPTED = "not_accepted"
+    FORWARDED = "forwarded"
+    ASSIGNED = "assigned"
+    IN_PROGRESS = "in_progress"
+    REPLIED = "replied"
+    CLOSED = "closed"
+    REVIEW_REQUESTED = "review_requested"
+    UNDER_REVIEW = "under_review"
+    REVIEW_REPLIED = "review_replied"
+    REEXAM_REQUESTED = "reexam_requested"
+    UNDER_REEXAM = "under_reexam"
+    FINAL = "final"
+    WITHDRAWN = "withdrawn"
+    MERGED = "merged"
+
+
+TERMINAL = frozenset({Status.NOT_ACCEPTED, Status.FORWARDED, Status.CLOSED, Status.FINAL, Status.WITHDRAWN, Status.MERGED})
+
+
+class Action(StrEnum):
+    ACCEPT = "accept"
+    NOT_ACCEPT = "not_accept"
+    FORWARD = "forward"
+    ASSIGN = "assign"
+    START = "start"
+    REPLY = "reply"
+    CLOSE = "close"
+    REQUEST_REVIEW = "request_review"
+    START_REVIEW = "start_review"
+    REPLY_REVIEW = "reply_review"
+    REQUEST_REEXAM = "request_reexam"
+    START_REEXAM = "start_reexam"
+    REPLY_REEXAM = "reply_reexam"
+    EXTEND = "extend"
+    WITHDRAW = "withdraw"
+    MERGE = "merge"
+
+
+class Channel(StrEnum):
+    WEBCHAT = "webchat"
+    WECHAT = "wechat"
+    MINIPROGRAM = "miniprogram"
+    SMS = "sms"
+    PHONE = "phone"
+    OPEN311 = "open311"
+    WALK_IN = "walk_in"
+    LETTER = "letter"
+    API = "api"
+
+
+class AreaLevel(StrEnum):
+    PROVINCE = "province"
+    CITY = "city"
+    DISTRICT = "district"
+    STREET = "street"
+
+
+class UnitRole(StrEnum):
+    LEAD = "lead"
+    ASSIST = "assist"
+
+
+class ReplyKind(StrEnum):
+    REPLY = "reply"
+    REVIEW = "review"
+    REEXAM = "reexam"
+

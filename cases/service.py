@@ -1,0 +1,401 @@
+"""Petitions: registration, lookup, the status machine in action, feedback and deadline supervision."""
+
+from __future__ import annotations
+
+import functools
+import secrets
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session, selectinload
+
+from cases import audit, catalog
+from cases.clock import Clock, load_policy
+from cases.enums import TERMINAL, Action, Status, UnitRole
+from cases.models import Assignment, Feedback, Petition, Petitioner, Reply, TrackingCounter, Unit
+from cases.schemas import PetitionCreate, PetitionerIn, TransitionIn
+from cases.workflow import MOVES
+from core.accounts import SYSTEM, Actor, Role
+from core.db import utcnow
+from core.events import PetitionRegistered, PetitionStatusChanged, publish
+from core.security import pii
+from core.settings import get_settings
+
+COLLECTIVE_HEAD_COUNT = 5
+_CODE_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
+
+
+class CaseError(Exception):
+    """A request the case domain refuses; ``status`` is the HTTP status an API maps it to."""
+
+    status = 400
+
+
+class NotFound(CaseError):
+    status = 404
+
+
+class Invalid(CaseError):
+    status = 422
+
+
+class Conflict(CaseError):
+    status = 409
+
+
+class Forbidden(CaseError):
+    status = 403
+
+
+@functools.lru_cache(maxsize=8)
+def _clock(policy: str) -> Clock:
+    return Clock(load_policy(policy))
+
+
+def clock() -> Clock:
+    """Return the statutory clock of the configured policy."""
+    return _clock(get_settings().clock_policy)
+
+
+def _next_tracking_no(session: Session, at: datetime) -> str:
+    day = at.astimezone(ZoneInfo(get_settings().timezone)).strftime("%Y%m%d")
+    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    # One atomic upsert per number: concurrent registrations on the same day never share one.
+    stmt = insert(TrackingCounter).values(day=day, last=1)
+    stmt = stmt.on_conflict_do_update(index_elements=[TrackingCounter.day], set_={"last": TrackingCounter.last + 1})
+    seq = session.execute(stmt.returning(TrackingCounter.last)).scalar_one()
+    if seq > 999_999:
+        raise Conflict("daily tracking-number range exhausted")
+    return f"XF-{day}-{seq:06d}"
+
+
+def new_query_code() -> str:
+    """Return a fresh 8-character citizen query code."""
+    return "".join(secrets.choice(_CODE_ALPHABET) for _ in range(8))
+
+
+def _code_digest(code: str) -> str:
+    return pii().lookup_hash("query-code:" + code)
+
+
+def find_or_create_petitioner(session: Session, data: PetitionerIn) -> Petitioner | None:
+    """Return the petitioner with the same verified ID number or phone, or a new one; None if anonymous."""
+    if not (data.name or data.phone or data.id_number):
+        return None
+    cipher = pii()
+    id_hash = cipher.lookup_hash(data.id_number) if data.id_number else None
+    phone_hash = cipher.lookup_hash(data.phone) if data.phone else None
+    person = None
+    if id_hash:
+        person = session.scalar(select(Petitioner).where(Petitioner.id_number_hash == id_hash))
+    if person is None and phone_hash and not id_hash:
+        person = session.scalar(select(Petitioner).where(Petitioner.phone_hash == phone_hash))
+    if person is None:
+        person = Petitioner()
+        session.add(person)
+    person.name = data.name or person.name
+    if data.phone:
+        person.phone, person.phone_hash = data.phone, phone_hash
+    if data.id_number:
+        person.id_number, person.id_number_hash = data.id_number, id_hash
+    session.flush()
+    return person
+
+
+def create_petition(session: Session, *, data: PetitionCreate, actor: Actor, now: datetime | None = None
+                    ) -> tuple[Petition, str]:
+    """Register a petition, start its acceptance clock and return it with its one-time query code."""
+    now = now or utcnow()
+    received = data.received_at or now
+    if received > now:
+        raise Invalid("received_at lies in the future")
+    area = catalog.get_area(session, data.area_code)
+    if area is None:
+        raise Invalid(f"unknown area code {data.area_code}")
+    category = None
+    if data.category:
+        category = catalog.resolve_category(session, data.category)
+        if category is None:
+            raise Invalid(f"unknown category {data.category!r}")
+    code = new_query_code()
+    petition = Petition(
+        tracking_no=_next_tracking_no(session, received),
+        query_code_hash=_code_digest(code),
+        channel=data.channel,
+        language=data.language,
+        title=data.title,
+        content=data.content,
+        category_id=category.id if category else None,
+        area_code=area.code,
+        address=data.address,
+        head_count=data.head_count,
+        is_collective=data.head_count >= COLLECTIVE_HEAD_COUNT,
+        demand=data.demand,
+        occurred_on=data.occurred_on,
+        previous_tracking_no=data.previous_tracking_no,
+        petitioner=find_or_create_petitioner(session, data.petitioner) if data.petitioner else None,
+        status=Status.REGISTERED,
+        received_at=received,
+        accept_due_at=clock().deadline("accept", received),
+    )
+    petition.due_at = petition.accept_due_at
+    session.add(petition)
+    session.flush()
+    audit.append(session, actor=actor.name, action="register", petition_id=petition.id, to_status=Status.REGISTERED,
+                 data={"channel": str(data.channel), "tracking_no": petition.tracking_no}, at=now)
+    publish(session, PetitionRegistered(petition.id, petition.tracking_no))
+    return petition, code
+
+
+def get_by_tracking_no(session: Session, tracking_no: str, *, for_update: bool = False) -> Petition:
+    """Return a petition by tracking number, or raise NotFound."""
+    stmt = select(Petition).where(Petition.tracking_no == tracking_no)
+    if for_update:
+        stmt = stmt.with_for_update()
+    petition = session.scalar(stmt)
+    if petition is None:
+        raise NotFound(f"no petition {tracking_no}")
+    return petition
+
+
+def check_visible(session: Session, petition: Petition, actor: Actor) -> None:
+    """Refuse a handler who is neither the lead nor an assisting unit of this petition."""
+    if actor.role is not Role.HANDLER:
+        return
+    if actor.unit_id is None or actor.unit_id not in _unit_ids(petition):
+        raise NotFound(f"no petition {petition.tracking_no}")
+
+
+def _unit_ids(petition: Petition) -> set[int]:
+    ids = {a.unit_id for a in petition.assignments if a.active}
+    if petition.lead_unit_id:
+        ids.add(petition.lead_unit_id)
+    return ids
+
+
+def access(session: Session, tracking_no: str, actor: Actor) -> Petition:
+    """Return a petition the actor may see, or raise NotFound."""
+    petition = get_by_tracking_no(session, tracking_no)
+    check_visible(session, petition, actor)
+    return petition
+
+
+def access_public(session: Session, tracking_no: str, code: str) -> Petition:
+    """Return a petition for a citizen holding its query code; the same error for a wrong number or code."""
+    petition = session.scalar(select(Petition).where(Petition.tracking_no == tracking_no))
+    if petition is None or not secrets.compare_digest(petition.query_code_hash, _code_digest(code.strip().upper())):
+        raise NotFound("no petition with this tracking number and query code")
+    return petition
+
+
+def list_petitions(session: Session, *, actor: Actor, status: list[str] | None = None, category: str | None = None,
+                   area_code: str | None = None, unit: str | None = None, channel: str | None = None,
+                   q: str | None = None, overdue: bool | None = None, received_from: datetime | None = None,
+                   received_to: datetime | None = None, page: int = 1, page_size: int = 50
+                   ) -> tuple[list[Petition], int]:
+    """List petitions the actor may see, filtered, newest first, with the total count."""
+    stmt = select(Petition)
+    if status:
+        stmt = stmt.where(Petition.status.in_(status))
+    if category:
+        node = catalog.resolve_category(session, category)
+        if node is None:
+            raise Invalid(f"unknown category {category!r}")
+        stmt = stmt.where(Petition.category_id == node.id)
+    if area_code:
+        stmt = stmt.where(Petition.area_code.startswith(area_code.rstrip("0") or area_code))
+    if unit or actor.role is Role.HANDLER:
+        unit_id = actor.unit_id if actor.role is Role.HANDLER else _unit_id(session, unit)
+        assisted = select(Assignment.petition_id).where(Assignment.unit_id == unit_id, Assignment.active.is_(True))
+        stmt = stmt.where(or_(Petition.lead_unit_id == unit_id, Petition.id.in_(assisted)))
+    if channel:
+        stmt = stmt.where(Petition.channel == channel)
+    if q:
+        like = f"%{q}%"
+        stmt = stmt.where(or_(Petition.title.like(like), Petition.content.like(like), Petition.tracking_no == q))
+    if overdue is not None:
+        stmt = stmt.where(Petition.overdue_since.is_not(None) if overdue else Petition.overdue_since.is_(None))
+    if received_from:
+        stmt = stmt.where(Petition.received_at >= received_from)
+    if received_to:
+        stmt = stmt.where(Petition.received_at < received_to)
+    total = session.scalar(select(func.count()).select_from(stmt.subquery()))
+    rows = session.scalars(
+        stmt.options(selectinload(Petition.assignments), selectinload(Petition.replies),
+                     selectinload(Petition.feedbacks), selectinload(Petition.category), selectinload(Petition.area),
+                     selectinload(Petition.lead_unit), selectinload(Petition.petitioner))
+        .order_by(Petition.received_at.desc(), Petition.id.desc())
+        .offset((page - 1) * page_size).limit(page_size))
+    return list(rows), total
+
+
+def _unit_id(session: Session, code: str) -> int:
+    unit = catalog.get_unit_by_code(session, code)
+    if unit is None:
+        raise Invalid(f"unknown unit {code!r}")
+    return unit.id
+
+
+def _unit(session: Session, code: str) -> Unit:
+    unit = catalog.get_unit_by_code(session, code)
+    if unit is None or not unit.active:
+        raise Invalid(f"unknown unit {code!r}")
+    return unit
+
+
+def do_transition(session: Session, *, tracking_no: str, change: TransitionIn, actor: Actor,
+                  now: datetime | None = None) -> Petition:
+    """Apply one action of the status machine, set the new deadlines and write the audit event."""
+    now = now or utcnow()
+    petition = get_by_tracking_no(session, tracking_no, for_update=True)
+    check_visible(session, petition, actor)
+    move = MOVES[change.action]
+    current = Status(petition.status)
+    if actor.role not in move.roles:
+        raise Forbidden(f"a {actor.role} may not {change.action}")
+    if current not in move.sources:
+        raise Conflict(f"cannot {change.action} a petition that is {current}")
+    if move.needs_reason and not (change.reason and change.reason.strip()):
+        raise Invalid(f"{change.action} needs a reason")
+    if move.needs_text and not (change.text and change.text.strip()):
+        raise Invalid(f"{change.action} needs the reply text")
+    if move.needs_unit and not change.unit:
+        raise Invalid(f"{change.action} needs a unit")
+    target = move.target or current
+    data = _apply(session, petition, change, actor, now)
+    petition.status = target
+    if target in TERMINAL:
+        petition.due_at = None
+        petition.closed_at = petition.closed_at or now
+    if petition.due_at is None or petition.due_at > now:
+        petition.overdue_since = None
+    session.flush()
+    audit.append(session, actor=actor.name, action=str(change.action), petition_id=petition.id,
+                 from_status=current, to_status=target, reason=change.reason, data=data, at=now)
+    publish(session, PetitionStatusChanged(petition.id, petition.tracking_no, current, target, str(change.action)))
+    return petition
+
+
+def _apply(session: Session, p: Petition, change: TransitionIn, actor: Actor, now: datetime) -> dict:
+    """Do what an action means besides the status; return the facts worth auditing."""
+    c, action = clock(), change.action
+    if action is Action.ACCEPT:
+        p.accepted_at = now
+        p.handle_due_at = p.due_at = c.deadline("handle", now)
+        return {"handle_due_at": p.handle_due_at.isoformat()}
+    if action is Action.FORWARD:
+        p.forwarded_to = change.unit or change.text
+        if not p.forwarded_to:
+            raise Invalid("forward needs the unit or authority it goes to (unit or text)")
+        return {"to": p.forwarded_to}
+    if action is Action.ASSIGN:
+        lead = _unit(session, change.unit)
+        helpers = [_unit(session, code) for code in change.assisting]
+        for a in p.assignments:
+            a.active = False
+        session.add(Assignment(petition_id=p.id, unit_id=lead.id, role=UnitRole.LEAD, assigned_by=actor.name, assigned_at=now))
+        for unit in helpers:
+            if unit.id != lead.id:
+                session.add(Assignment(petition_id=p.id, unit_id=unit.id, role=UnitRole.ASSIST,
+                                       assigned_by=actor.name, assigned_at=now))
+        p.lead_unit_id = lead.id
+        session.flush()
+        session.expire(p, ["assignments"])
+        return {"lead": lead.code, "assisting": [u.code for u in helpers]}
+    if action in (Action.REPLY, Action.REPLY_REVIEW, Action.REPLY_REEXAM):
+        kind = {Action.REPLY: "reply", Action.REPLY_REVIEW: "review", Action.REPLY_REEXAM: "reexam"}[action]
+        session.add(Reply(petition_id=p.id, kind=kind, unit_id=actor.unit_id or p.lead_unit_id, text=change.text.strip(),
+                          author=actor.name, created_at=now))
+        p.due_at = None
+        if action is Action.REPLY:
+            p.replied_at = now
+            p.feedback_due_at = c.deadline("feedback", now)
+            p.review_request_due_at = c.deadline("review_request", now)
+        elif action is Action.REPLY_REVIEW:
+            p.reexam_request_due_at = c.deadline("reexam_request", now)
+        session.flush()
+        session.expire(p, ["replies"])
+        return {"reply_kind": kind}
+    if action is Action.REQUEST_REVIEW:
+        _check_window(p.review_request_due_at, now, "review")
+        p.review_due_at = p.due_at = c.deadline("review", now)
+        return {"review_due_at": p.review_due_at.isoformat()}
+    if action is Action.REQUEST_REEXAM:
+        _check_window(p.reexam_request_due_at, now, "re-examination")
+        p.reexam_due_at = p.due_at = c.deadline("reexam", now)
+        return {"reexam_due_at": p.reexam_due_at.isoformat()}
+    if action is Action.EXTEND:
+        if p.extension_days:
+            raise Conflict("the handling period has already been extended once")
+        if p.handle_due_at is None:
+            raise Conflict("nothing to extend before acceptance")
+        days = change.days or c.period("extension_max").amount
+        try:
+            p.handle_due_at = p.due_at = c.extend(p.handle_due_at, days)
+        except ValueError as exc:
+            raise Invalid(str(exc)) from None
+        p.extension_days, p.extension_reason, p.extension_approver = days, change.reason, actor.name
+        return {"days": days, "handle_due_at": p.handle_due_at.isoformat()}
+    if action is Action.MERGE:
+        if not change.target:
+            raise Invalid("merge needs the target tracking number")
+        target = get_by_tracking_no(session, change.target)
+        if target.id == p.id:
+            raise Invalid("a petition cannot be merged into itself")
+        if Status(target.status) in TERMINAL:
+            raise Conflict(f"cannot merge into {target.tracking_no}, which is {target.status}")
+        p.merged_into_id = target.id
+        return {"into": target.tracking_no}
+    return {}
+
+
+def _check_window(window_end: datetime | None, now: datetime, what: str) -> None:
+    if window_end is None or now > window_end:
+        raise Conflict(f"the window to request {what} closed on {window_end.isoformat() if window_end else '—'}")
+
+
+def do_feedback(session: Session, *, tracking_no: str, satisfied: bool, reason: str | None, actor: Actor,
+                now: datetime | None = None) -> Petition:
+    """Record the citizen's verdict on a reply; a satisfied verdict closes the petition."""
+    now = now or utcnow()
+    petition = get_by_tracking_no(session, tracking_no, for_update=True)
+    if petition.status not in (Status.REPLIED, Status.REVIEW_REPLIED, Status.FINAL):
+        raise Conflict(f"no reply to give feedback on: the petition is {petition.status}")
+    if not satisfied and not (reason and reason.strip()):
+        raise Invalid("say why you are not satisfied")
+    session.add(Feedback(petition_id=petition.id, satisfied=satisfied, reason=reason, created_at=now))
+    session.flush()
+    audit.append(session, actor=actor.name, action="feedback", petition_id=petition.id, reason=reason,
+                 data={"satisfied": satisfied}, at=now)
+    if satisfied and petition.status in (Status.REPLIED, Status.REVIEW_REPLIED):
+        do_transition(session, tracking_no=tracking_no, actor=SYSTEM, now=now,
+                      change=TransitionIn(action=Action.CLOSE, reason="satisfied"))
+    return petition
+
+
+def do_scan_deadlines(session: Session, *, now: datetime | None = None) -> dict[str, int]:
+    """Mark newly overdue petitions and close replies whose feedback window passed; idempotent."""
+    now = now or utcnow()
+    overdue = list(session.scalars(select(Petition).where(
+        Petition.due_at < now, Petition.overdue_since.is_(None), Petition.status.not_in([s.value for s in TERMINAL]))
+        .with_for_update()))
+    for p in overdue:
+        p.overdue_since = now
+        audit.append(session, actor=SYSTEM.name, action="overdue", petition_id=p.id, from_status=p.status,
+                     to_status=p.status, data={"due_at": p.due_at.isoformat()}, at=now)
+    closed = 0
+    expired = select(Petition).where(or_(
+        (Petition.status == Status.REPLIED) & (Petition.feedback_due_at < now),
+        (Petition.status == Status.REVIEW_REPLIED) & (Petition.reexam_request_due_at < now)))
+    for p in list(session.scalars(expired)):
+        # The citizen gave no verdict and asked for nothing more in time: the answer stands.
+        if p.status == Status.REPLIED and (p.review_request_due_at and p.review_request_due_at > now):
+            if any(not f.satisfied for f in p.feedbacks):
+                continue
+        do_transition(session, tracking_no=p.tracking_no, actor=SYSTEM, now=now,
+                      change=TransitionIn(action=Action.CLOSE, reason="no feedback in time"))
+        closed += 1
+    session.flush()
+    return {"overdue": len(overdue), "closed": closed}

@@ -1,0 +1,1 @@
+"""Shared foundations: settings, database, task runner, domain events, security primitives, logging."""

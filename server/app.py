@@ -1,0 +1,121 @@
+"""The ASGI application factory."""
+
+from __future__ import annotations
+
+import logging
+from urllib.parse import quote
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from cases.api import router as cases_router
+from core import db as core_db
+from core import security
+from core.logging import configure_logging
+from core.settings import Settings, get_settings
+from core.tasks import configure_runner
+from server.models_registry import load_models, load_tasks
+
+log = logging.getLogger(__name__)
+
+
+class BodyLimit:
+    """Refuse request bodies over the configured size with 413 before reading them whole."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int):
+        self.app, self.max_bytes = app, max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers") or []).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+            await JSONResponse({"detail": f"request body over {self.max_bytes} bytes"}, 413)(scope, receive, send)
+            return
+        seen = 0
+
+        async def limited() -> dict:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.max_bytes:
+                    raise _TooLarge
+            return message
+
+        try:
+            await self.app(scope, limited, send)
+        except _TooLarge:
+            await JSONResponse({"detail": f"request body over {self.max_bytes} bytes"}, 413)(scope, receive, send)
+
+
+class _TooLarge(Exception):
+    pass
+
+
+LANDING = """<!doctype html><html lang="zh-CN"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width,initial-scale=1"><title>信访受理 · Petition intake</title></head>
+<body style="font-family:system-ui,sans-serif;max-width:40rem;margin:2rem auto;padding:0 1rem">
+<h1>信访受理服务 <small style="color:#666">Petition intake</small></h1>
+<p>查询信访事项办理进度请使用受理编号和查询码。<br>Look up a petition with its tracking number and query code.</p>
+<form action="/lookup" method="get">
+<label>受理编号 Tracking number <input name="tracking_no" required pattern="XF-\\d{8}-\\d{6}" placeholder="XF-20261204-000001"></label><br>
+<label>查询码 Query code <input name="code" required minlength="4" maxlength="16"></label><br>
+<button type="submit">查询 Look up</button></form>
+<p><a href="/docs">API 文档 · API documentation</a> · <a href="/healthz">健康检查 · Health</a></p>
+</body></html>"""
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the application for these settings (the environment's by default)."""
+    settings = settings or get_settings()
+    configure_logging(settings)
+    security.configure(settings)
+    load_models()
+    load_tasks()
+    database = core_db.configure(settings)
+    configure_runner(settings)
+
+    app = FastAPI(title="petition-intake", version="0.1.0",
+                  description="信访 / 12345 petition intake: registration, statutory clock, status machine and audit.")
+    app.state.settings = settings
+    app.state.db = database
+    app.include_router(cases_router)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        # Echoing the offending input back (it may be 100 KB) helps nobody; say where and why.
+        errors = [{"loc": list(e.get("loc", ())), "msg": e.get("msg"), "type": e.get("type")} for e in exc.errors()]
+        return JSONResponse({"detail": errors}, status_code=422)
+
+    @app.exception_handler(OperationalError)
+    @app.exception_handler(PoolTimeout)
+    async def _db_down(request: Request, exc: Exception) -> JSONResponse:
+        log.error("database unavailable: %s", type(exc).__name__)
+        return JSONResponse({"detail": "database unavailable, try again shortly"}, status_code=503,
+                            headers={"Retry-After": "5"})
+
+    @app.get("/healthz", tags=["ops"])
+    def healthz():
+        """Report whether the service and its database are up."""
+        try:
+            database.ping()
+        except Exception:
+            return JSONResponse({"status": "unavailable", "database": "down"}, status_code=503)
+        return {"status": "ok", "database": "ok", "tasks": "celery" if settings.broker_url else "embedded"}
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    def landing():
+        return LANDING
+
+    @app.get("/lookup", include_in_schema=False)
+    def lookup(tracking_no: str = "", code: str = ""):
+        return RedirectResponse(f"/api/v1/public/petitions/{quote(tracking_no)}?code={quote(code)}", status_code=303)
+
+    app.add_middleware(BodyLimit, max_bytes=settings.max_request_bytes)
+    return app

@@ -1,0 +1,122 @@
+"""Shared fixtures: every database test runs on SQLite (the embedded default) and on PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import text
+
+from core import db as core_db
+from core import security
+from core.accounts import Actor, Role
+from core.settings import Settings
+from server.models_registry import load_models, load_tasks
+
+PG_ADMIN_URL = os.environ.get("PETITION_TEST_PG_ADMIN", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+REDIS_URL = os.environ.get("PETITION_TEST_REDIS", "redis://127.0.0.1:6379/14")
+# CI sets this so that a missing PostgreSQL or Redis fails the run instead of skipping tests.
+REQUIRE_SERVICES = os.environ.get("PETITION_TEST_REQUIRE_SERVICES") == "1"
+
+TEST_AREAS = [
+    {"code": "430100", "name": "长沙市", "level": "city", "parent_code": None},
+    {"code": "430102", "name": "芙蓉区", "level": "district", "parent_code": "430100"},
+    {"code": "430104", "name": "岳麓区", "level": "district", "parent_code": "430100"},
+    {"code": "430111", "name": "雨花区", "level": "district", "parent_code": "430100"},
+    {"code": "430104001", "name": "橘子洲街道", "level": "street", "parent_code": "430104"},
+]
+TEST_UNITS = [
+    {"code": "CS-XFJ", "name": "长沙市信访局", "level": "city", "area_codes": ["430100"], "categories": []},
+    {"code": "CS-HRSS", "name": "长沙市人力资源和社会保障局", "level": "city", "area_codes": ["430100"],
+     "categories": ["劳动和社会保障"], "description": "劳动关系、工资支付、社会保险"},
+    {"code": "YL-GOV", "name": "岳麓区人民政府", "level": "district", "area_codes": ["430104"],
+     "categories": ["城乡建设", "环境保护"], "parent_code": None},
+    {"code": "YH-ZJJ", "name": "雨花区住房和城乡建设局", "level": "district", "area_codes": ["430111"],
+     "categories": ["城乡建设"]},
+]
+
+ADMIN = Actor("admin-test", Role.ADMIN)
+
+
+def _pg_available() -> bool:
+    import psycopg
+
+    try:
+        with psycopg.connect(PG_ADMIN_URL.replace("+psycopg", ""), connect_timeout=3):
+            return True
+    except psycopg.Error:
+        return False
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def backend(request, tmp_path_factory) -> Iterator[str]:
+    """Yield a fresh, empty database URL for each backend."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
+        return
+    if not _pg_available():
+        message = f"PostgreSQL not reachable at {PG_ADMIN_URL}"
+        if REQUIRE_SERVICES:
+            pytest.fail(message)
+        pytest.skip(message)
+    import psycopg
+
+    name = f"petition_test_{uuid.uuid4().hex[:10]}"
+    admin = PG_ADMIN_URL.replace("+psycopg", "")
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    yield PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
+    core_db.get_database().dispose()
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def settings(backend) -> Settings:
+    """Return test settings for the current backend."""
+    return Settings(environment="test", database_url=backend, broker_url=None, pii_key="test-pii-key",
+                    secret_key="test-secret-key", bootstrap_admin_token=None)
+
+
+@pytest.fixture(scope="session")
+def database(settings) -> core_db.Database:
+    """Migrate the backend's database and load the test reference data once."""
+    from cases import catalog
+    from server.migrate import upgrade
+
+    security.configure(settings)
+    load_models()
+    load_tasks()
+    db = core_db.configure(settings)
+    upgrade(db)
+    with db.transaction() as session:
+        catalog.load_taxonomy(session)
+        catalog.upsert_areas(session, TEST_AREAS)
+        for unit in TEST_UNITS:
+            catalog.upsert_unit(session, **unit)
+    return db
+
+
+MUTABLE_TABLES = ["audit_events", "feedbacks", "replies", "assignments", "petitions", "petitioners",
+                  "tracking_counters", "api_tokens", "users"]
+
+
+@pytest.fixture
+def db(database, settings) -> Iterator[core_db.Database]:
+    """Yield the database and empty the per-test tables afterwards."""
+    security.configure(settings)
+    core_db.configure(settings)
+    yield database
+    with database.engine.begin() as conn:
+        for table in MUTABLE_TABLES:
+            conn.execute(text(f"DELETE FROM {table}"))
+        conn.execute(text("UPDATE audit_head SET seq = 0, hash = :h WHERE id = 1"), {"h": "0" * 64})
+
+
+@pytest.fixture
+def session(db):
+    """Yield a session; the test commits what it wants kept."""
+    with db.session() as s:
+        yield s
