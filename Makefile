@@ -24,7 +24,10 @@ run: init
 	@$(PY) -m server.banner --host $(HOST) --port $(PORT)
 	$(VENV)/bin/petition serve --host $(HOST) --port $(PORT)
 
-test: setup
+lint: setup
+	$(VENV)/bin/ruff check .
+
+test: lint
 	$(PY) -m pytest -q
 
 clean:

@@ -1,1 +1,5 @@
-"""The petition (case) and its lifecycle: petitioners, units, categories, status machine, statutory clock, replies, feedback, review and the audit log."""
+"""The petition (case) and its lifecycle.
+
+Petitioners, units, the category taxonomy, the status machine, the statutory clock, replies,
+feedback, review and re-examination, and the tamper-evident audit log.
+"""

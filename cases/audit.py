@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -19,7 +19,7 @@ GENESIS = "0" * 64
 def _canonical(seq: int, petition_id: int | None, actor: str, action: str, from_status: str | None,
                to_status: str | None, reason: str | None, data: dict, created_at: datetime, prev_hash: str) -> bytes:
     body = [seq, petition_id, actor, action, from_status, to_status, reason, data,
-            created_at.isoformat(timespec="microseconds"), prev_hash]
+            created_at.astimezone(UTC).isoformat(timespec="microseconds"), prev_hash]
     return json.dumps(body, ensure_ascii=False, sort_keys=True, separators=(",", ":"), default=str).encode()
 
 
@@ -47,7 +47,7 @@ def append(session: Session, *, actor: str, action: str, petition_id: int | None
     head = _lock_head(session)
     event = AuditEvent(seq=head.seq + 1, petition_id=petition_id, actor=actor, action=action,
                        from_status=from_status, to_status=to_status, reason=reason, data=data or {},
-                       created_at=(at or utcnow()), prev_hash=head.hash)
+                       created_at=(at or utcnow()).astimezone(UTC), prev_hash=head.hash)
     event.hash = _mac(event)
     session.add(event)
     head.seq, head.hash = event.seq, event.hash

@@ -18,7 +18,7 @@ def id_number_is_valid(value: str) -> bool:
     """Check an 18-character resident ID number's format and GB 11643 check character."""
     if not re.fullmatch(r"\d{17}[\dXx]", value):
         return False
-    total = sum(int(d) * w for d, w in zip(value[:17], _ID_WEIGHTS))
+    total = sum(int(d) * w for d, w in zip(value[:17], _ID_WEIGHTS, strict=True))
     return _ID_CHECK[total % 11] == value[17].upper()
 
 

@@ -60,3 +60,22 @@ def target_of(action: Action, status: str) -> Status | None:
     if Status(status) not in move.sources:
         return None
     return move.target or Status(status)
+
+
+def path_to(status: str) -> list[Action]:
+    """Return the shortest list of actions that leads from registration to ``status``."""
+    goal, start = Status(status), Status.REGISTERED
+    paths: dict[Status, list[Action]] = {start: []}
+    frontier = [start]
+    while frontier and goal not in paths:
+        following = []
+        for current in frontier:
+            for action, move in MOVES.items():
+                nxt = move.target
+                if current in move.sources and nxt is not None and nxt not in paths:
+                    paths[nxt] = [*paths[current], action]
+                    following.append(nxt)
+        frontier = following
+    if goal not in paths:
+        raise ValueError(f"{goal} cannot be reached from {start}")
+    return paths[goal]

@@ -51,6 +51,8 @@ def subscribe(event_type: type[DomainEvent], handler: Callable[[DomainEvent], No
 
 def on_commit(session: Session, callback: Callable[[], None]) -> None:
     """Run ``callback`` once the session's current transaction commits; drop it on rollback."""
+    # Begin a real transaction so that a rollback reaches the database and the listener below.
+    session.connection()
     session.info.setdefault(_PENDING, []).append(callback)
 
 

@@ -36,6 +36,8 @@ class Settings(BaseSettings):
     broker_url: str | None = None
     task_queue: str = "petition"
     embedded_task_threads: int = 2
+    # Run periodic tasks (deadline scans) inside `petition serve` when there is no Celery beat.
+    embedded_scheduler: bool = True
 
     secret_key: SecretStr = SecretStr(PLACEHOLDER_SECRETS["secret_key"])
     pii_key: SecretStr = SecretStr(PLACEHOLDER_SECRETS["pii_key"])

@@ -197,3 +197,37 @@ def enqueue(session: Session, name: str, **kwargs: Any) -> None:
 def submit_now(name: str, **kwargs: Any) -> None:
     """Submit a task immediately, outside any transaction (schedulers and the CLI)."""
     get_runner().submit(name, kwargs)
+
+
+class EmbeddedScheduler:
+    """Submit tasks on fixed intervals from a daemon thread (Celery beat's role in the embedded mode)."""
+
+    def __init__(self, schedule: dict[str, float], runner: Runner | None = None):
+        self.schedule = schedule
+        self.runner = runner
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        """Start submitting; the first round runs at once."""
+        self._thread = threading.Thread(target=self._loop, name="petition-scheduler", daemon=True)
+        self._thread.start()
+
+    def _loop(self) -> None:
+        next_at = {name: 0.0 for name in self.schedule}
+        while not self._stop.is_set():
+            now = time.monotonic()
+            for name, interval in self.schedule.items():
+                if now >= next_at[name]:
+                    next_at[name] = now + interval
+                    try:
+                        (self.runner or get_runner()).submit(name, {})
+                    except Exception:
+                        log.exception("scheduled task %s could not be submitted", name)
+            self._stop.wait(min(self.schedule.values(), default=60.0) / 4)
+
+    def stop(self) -> None:
+        """Stop submitting and wait for the thread."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)

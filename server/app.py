@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from urllib.parse import quote
 
@@ -17,8 +18,9 @@ from core import db as core_db
 from core import security
 from core.logging import configure_logging
 from core.settings import Settings, get_settings
-from core.tasks import configure_runner
+from core.tasks import EmbeddedScheduler, configure_runner
 from server.models_registry import load_models, load_tasks
+from server.worker import SCHEDULE
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +83,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     database = core_db.configure(settings)
     configure_runner(settings)
 
-    app = FastAPI(title="petition-intake", version="0.1.0",
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: FastAPI):
+        # Without Celery, periodic work (deadline scans) runs in this process.
+        scheduler = None if settings.broker_url or not settings.embedded_scheduler else EmbeddedScheduler(SCHEDULE)
+        if scheduler:
+            scheduler.start()
+        yield
+        if scheduler:
+            scheduler.stop()
+
+    app = FastAPI(title="petition-intake", version="0.1.0", lifespan=lifespan,
                   description="信访 / 12345 petition intake: registration, statutory clock, status machine and audit.")
     app.state.settings = settings
     app.state.db = database

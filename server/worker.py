@@ -9,8 +9,8 @@ from core.settings import Settings, get_settings
 from core.tasks import configure_runner, make_celery
 from server.models_registry import load_models, load_tasks
 
-# How often the beat scheduler scans deadlines (seconds).
-SCAN_INTERVAL = 300
+# Periodic tasks and their intervals in seconds: Celery beat runs them, or the embedded scheduler.
+SCHEDULE = {"cases.scan_deadlines": 300.0}
 
 
 def make_worker_app(settings: Settings | None = None):
@@ -24,8 +24,8 @@ def make_worker_app(settings: Settings | None = None):
     configure_runner(settings)
     app = make_celery(settings)
     app.conf.beat_schedule = {
-        "scan-deadlines": {"task": "cases.scan_deadlines", "schedule": SCAN_INTERVAL,
-                           "options": {"queue": settings.task_queue}},
+        name: {"task": name, "schedule": interval, "options": {"queue": settings.task_queue}}
+        for name, interval in SCHEDULE.items()
     }
     return app
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
 from collections.abc import Iterator
@@ -50,11 +51,11 @@ def _pg_available() -> bool:
         return False
 
 
-@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
-def backend(request, tmp_path_factory) -> Iterator[str]:
-    """Yield a fresh, empty database URL for each backend."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
+@contextlib.contextmanager
+def empty_database(kind: str, tmp_dir) -> Iterator[str]:
+    """Yield the URL of a new, empty database of this kind, dropped afterwards."""
+    if kind == "sqlite":
+        yield f"sqlite:///{tmp_dir / 'test.db'}"
         return
     if not _pg_available():
         message = f"PostgreSQL not reachable at {PG_ADMIN_URL}"
@@ -67,17 +68,26 @@ def backend(request, tmp_path_factory) -> Iterator[str]:
     admin = PG_ADMIN_URL.replace("+psycopg", "")
     with psycopg.connect(admin, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
-    yield PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
-    core_db.get_database().dispose()
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    try:
+        yield PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def backend(request, tmp_path_factory) -> Iterator[str]:
+    """Yield a fresh, empty database URL for each backend, shared by the session's tests."""
+    with empty_database(request.param, tmp_path_factory.mktemp("db")) as url:
+        yield url
+        core_db.get_database().dispose()
 
 
 @pytest.fixture(scope="session")
 def settings(backend) -> Settings:
     """Return test settings for the current backend."""
     return Settings(environment="test", database_url=backend, broker_url=None, pii_key="test-pii-key",
-                    secret_key="test-secret-key", bootstrap_admin_token=None)
+                    secret_key="test-secret-key", bootstrap_admin_token=None, embedded_scheduler=False)
 
 
 @pytest.fixture(scope="session")

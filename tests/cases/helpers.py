@@ -7,32 +7,8 @@ from datetime import datetime
 from cases import service
 from cases.enums import Action, Status
 from cases.schemas import PetitionCreate, TransitionIn
+from cases.workflow import path_to
 from tests.conftest import ADMIN
-
-PATHS: dict[Status, list[Action]] = {
-    Status.REGISTERED: [],
-    Status.ACCEPTED: [Action.ACCEPT],
-    Status.NOT_ACCEPTED: [Action.NOT_ACCEPT],
-    Status.FORWARDED: [Action.FORWARD],
-    Status.ASSIGNED: [Action.ACCEPT, Action.ASSIGN],
-    Status.IN_PROGRESS: [Action.ACCEPT, Action.ASSIGN, Action.START],
-    Status.REPLIED: [Action.ACCEPT, Action.ASSIGN, Action.START, Action.REPLY],
-    Status.CLOSED: [Action.ACCEPT, Action.ASSIGN, Action.START, Action.REPLY, Action.CLOSE],
-    Status.REVIEW_REQUESTED: [Action.ACCEPT, Action.ASSIGN, Action.START, Action.REPLY, Action.REQUEST_REVIEW],
-    Status.UNDER_REVIEW: [Action.ACCEPT, Action.ASSIGN, Action.START, Action.REPLY, Action.REQUEST_REVIEW,
-                          Action.START_REVIEW],
-    Status.REVIEW_REPLIED: [Action.ACCEPT, Action.ASSIGN, Action.START, Action.REPLY, Action.REQUEST_REVIEW,
-                            Action.START_REVIEW, Action.REPLY_REVIEW],
-    Status.REEXAM_REQUESTED: [Action.ACCEPT, Action.ASSIGN, Action.START, Action.REPLY, Action.REQUEST_REVIEW,
-                              Action.START_REVIEW, Action.REPLY_REVIEW, Action.REQUEST_REEXAM],
-    Status.UNDER_REEXAM: [Action.ACCEPT, Action.ASSIGN, Action.START, Action.REPLY, Action.REQUEST_REVIEW,
-                          Action.START_REVIEW, Action.REPLY_REVIEW, Action.REQUEST_REEXAM, Action.START_REEXAM],
-    Status.FINAL: [Action.ACCEPT, Action.ASSIGN, Action.START, Action.REPLY, Action.REQUEST_REVIEW,
-                   Action.START_REVIEW, Action.REPLY_REVIEW, Action.REQUEST_REEXAM, Action.START_REEXAM,
-                   Action.REPLY_REEXAM],
-    Status.WITHDRAWN: [Action.WITHDRAW],
-    Status.MERGED: [Action.MERGE],
-}
 
 
 def petition_data(**overrides) -> PetitionCreate:
@@ -58,7 +34,7 @@ def register(session, *, now: datetime | None = None, **overrides):
 def drive(session, status: Status, *, now: datetime | None = None):
     """Register a petition and move it into ``status`` through the status machine."""
     petition, _ = register(session, now=now)
-    for action in PATHS[status]:
+    for action in path_to(status):
         target = register(session, now=now)[0].tracking_no if action is Action.MERGE else None
         service.do_transition(session, tracking_no=petition.tracking_no, change=full_change(action, target),
                               actor=ADMIN, now=now)

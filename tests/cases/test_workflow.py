@@ -13,7 +13,7 @@ from cases.models import AuditEvent
 from cases.schemas import TransitionIn
 from cases.workflow import MOVES
 from core.accounts import Actor, Role
-from tests.cases.helpers import PATHS, drive, full_change, register
+from tests.cases.helpers import drive, full_change, register
 from tests.conftest import ADMIN
 
 SH = ZoneInfo("Asia/Shanghai")
