@@ -1,5 +1,6 @@
 """The channel-agnostic dialogue engine.
 
-Will own conversation state, the intake form (slots), status query, supplement, feedback,
-handoff to a human agent and localised messages. Nothing is implemented here yet.
+Conversation state and transcript (``models``, ``service``), the engine (``engine``), the intake form
+with its confirmation and corrections (``intake``), status query, supplement and feedback
+(``followup``), handoff to a human agent, and the localised messages (``messages``).
 """

@@ -104,7 +104,7 @@ def _petition_out(session: Session, p: Petition, actor: Actor, *, history: bool 
 def list_areas(request: Request, level: str | None = None, parent: str | None = Query(None, max_length=12)):
     """List the configured administrative areas (code, name, level, parent)."""
     with transaction(request) as session:
-        return [AreaOut(code=a.code, name=a.name, level=a.level, parent=a.parent_code)
+        return [AreaOut(code=a.code, name=a.name, level=a.level, parent=a.parent_code, name_en=a.name_en)
                 for a in catalog.list_areas(session, level=level, parent=parent)]
 
 

@@ -35,13 +35,14 @@ def get_area(session: Session, code: str) -> Area | None:
 
 
 def upsert_areas(session: Session, rows: Iterable[dict]) -> int:
-    """Insert or update areas given as dicts with code, name, level, parent_code, short_name."""
+    """Insert or update areas given as dicts with code, name, level, parent_code, short_name, name_en."""
     count = 0
     for row in rows:
         level = AreaLevel(row["level"])
         area = session.get(Area, row["code"]) or Area(code=row["code"])
         area.name, area.level = row["name"], level
         area.parent_code, area.short_name = row.get("parent_code"), row.get("short_name")
+        area.name_en = row.get("name_en")
         session.add(area)
         count += 1
     session.flush()

@@ -18,6 +18,7 @@ class Area(Base):
 
     code: Mapped[str] = mapped_column(String(12), primary_key=True)
     name: Mapped[str] = mapped_column(String(100))
+    name_en: Mapped[str | None] = mapped_column(String(200))
     short_name: Mapped[str | None] = mapped_column(String(50))
     level: Mapped[str] = mapped_column(String(12))
     parent_code: Mapped[str | None] = mapped_column(ForeignKey("areas.code"), index=True)
@@ -98,6 +99,9 @@ class Petition(Base):
     occurred_on: Mapped[str | None] = mapped_column(String(40))
     previous_tracking_no: Mapped[str | None] = mapped_column(String(20))
     petitioner_id: Mapped[int | None] = mapped_column(ForeignKey("petitioners.id"), index=True)
+    # Keyed hash of the channel identity that filed it (channel + sender), so that the same
+    # WeChat user or phone can follow the petition without its query code.
+    source_hash: Mapped[str | None] = mapped_column(String(64), index=True)
     status: Mapped[str] = mapped_column(String(20), index=True)
     lead_unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"), index=True)
     forwarded_to: Mapped[str | None] = mapped_column(String(200))
@@ -134,6 +138,7 @@ class Petition(Base):
     assignments: Mapped[list[Assignment]] = relationship(back_populates="petition", order_by="Assignment.id")
     replies: Mapped[list[Reply]] = relationship(back_populates="petition", order_by="Reply.id")
     feedbacks: Mapped[list[Feedback]] = relationship(back_populates="petition", order_by="Feedback.id")
+    supplements: Mapped[list[Supplement]] = relationship(back_populates="petition", order_by="Supplement.id")
 
 
 class Assignment(Base):
@@ -168,6 +173,21 @@ class Reply(Base):
 
     petition: Mapped[Petition] = relationship(back_populates="replies")
     unit: Mapped[Unit | None] = relationship()
+
+
+class Supplement(Base):
+    """Information or attachments a citizen added to an open petition."""
+
+    __tablename__ = "supplements"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    petition_id: Mapped[int] = mapped_column(ForeignKey("petitions.id", ondelete="CASCADE"), index=True)
+    text: Mapped[str] = mapped_column(Text, default="")
+    attachments: Mapped[list[dict]] = mapped_column(JSON, default=list)
+    channel: Mapped[str] = mapped_column(String(20))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    petition: Mapped[Petition] = relationship(back_populates="supplements")
 
 
 class Feedback(Base):

@@ -91,6 +91,7 @@ class AreaOut(BaseModel):
     name: str
     level: str
     parent: str | None
+    name_en: str | None = None
 
 
 class UnitOut(BaseModel):

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, selectinload
 from cases import audit, catalog
 from cases.clock import Clock, load_policy
 from cases.enums import TERMINAL, Action, Status, UnitRole
-from cases.models import Assignment, Feedback, Petition, Petitioner, Reply, TrackingCounter, Unit
+from cases.models import Assignment, Feedback, Petition, Petitioner, Reply, Supplement, TrackingCounter, Unit
 from cases.schemas import PetitionCreate, PetitionerIn, TransitionIn
 from cases.workflow import MOVES
 from core.accounts import SYSTEM, Actor, Role
@@ -104,9 +104,17 @@ def find_or_create_petitioner(session: Session, data: PetitionerIn) -> Petitione
     return person
 
 
-def create_petition(session: Session, *, data: PetitionCreate, actor: Actor, now: datetime | None = None
-                    ) -> tuple[Petition, str]:
-    """Register a petition, start its acceptance clock and return it with its one-time query code."""
+def source_digest(channel: str, sender: str) -> str:
+    """Return the keyed hash that identifies a channel identity (a WeChat user, a phone, a web chat)."""
+    return pii().lookup_hash(f"source:{channel}:{sender}")
+
+
+def create_petition(session: Session, *, data: PetitionCreate, actor: Actor, now: datetime | None = None,
+                    source: str | None = None) -> tuple[Petition, str]:
+    """Register a petition, start its acceptance clock and return it with its one-time query code.
+
+    ``source`` is the channel identity's digest (``source_digest``) when a citizen filed it themselves.
+    """
     now = now or utcnow()
     received = data.received_at or now
     if received > now:
@@ -136,6 +144,7 @@ def create_petition(session: Session, *, data: PetitionCreate, actor: Actor, now
         occurred_on=data.occurred_on,
         previous_tracking_no=data.previous_tracking_no,
         petitioner=find_or_create_petitioner(session, data.petitioner) if data.petitioner else None,
+        source_hash=source,
         status=Status.REGISTERED,
         received_at=received,
         accept_due_at=clock().deadline("accept", received),
@@ -180,6 +189,22 @@ def access(session: Session, tracking_no: str, actor: Actor) -> Petition:
     petition = get_by_tracking_no(session, tracking_no)
     check_visible(session, petition, actor)
     return petition
+
+
+def list_by_source(session: Session, source: str, *, limit: int = 5) -> list[Petition]:
+    """List the petitions a channel identity filed, newest first."""
+    return list(session.scalars(select(Petition).where(Petition.source_hash == source)
+                                .order_by(Petition.received_at.desc(), Petition.id.desc()).limit(limit)))
+
+
+def access_citizen(session: Session, tracking_no: str, *, source: str | None = None, code: str | None = None) -> Petition:
+    """Return a petition for the identity that filed it or for the holder of its query code."""
+    petition = session.scalar(select(Petition).where(Petition.tracking_no == tracking_no.upper()))
+    if petition is not None and source and petition.source_hash == source:
+        return petition
+    if code:
+        return access_public(session, tracking_no.upper(), code)
+    raise NotFound("no petition with this tracking number for this identity")
 
 
 def access_public(session: Session, tracking_no: str, code: str) -> Petition:
@@ -354,6 +379,24 @@ def _apply(session: Session, p: Petition, change: TransitionIn, actor: Actor, no
 def _check_window(window_end: datetime | None, now: datetime, what: str) -> None:
     if window_end is None or now > window_end:
         raise Conflict(f"the window to request {what} closed on {window_end.isoformat() if window_end else '—'}")
+
+
+def do_supplement(session: Session, *, tracking_no: str, text: str, channel: str, actor: Actor,
+                  attachments: list[dict] | None = None, now: datetime | None = None) -> Petition:
+    """Add a citizen's information or attachments to an open petition."""
+    now = now or utcnow()
+    petition = get_by_tracking_no(session, tracking_no, for_update=True)
+    if Status(petition.status) in TERMINAL:
+        raise Conflict(f"petition {tracking_no} is {petition.status}; nothing can be added")
+    if not (text.strip() or attachments):
+        raise Invalid("nothing to add")
+    session.add(Supplement(petition_id=petition.id, text=text.strip(), attachments=attachments or [], channel=channel,
+                           created_at=now))
+    session.flush()
+    session.expire(petition, ["supplements"])
+    audit.append(session, actor=actor.name, action="supplement", petition_id=petition.id,
+                 data={"chars": len(text), "attachments": len(attachments or [])}, at=now)
+    return petition
 
 
 def do_feedback(session: Session, *, tracking_no: str, satisfied: bool, reason: str | None, actor: Actor,

@@ -1,6 +1,6 @@
-"""Channel adapters.
+"""Channel adapters over one idempotent inbox and one outbox.
 
-Will own the adapters that turn a platform's request into one ``InboundMessage`` and send
-``OutboundMessage``s back (web chat, WeChat, SMS, phone, Open311), the idempotent inbox and the
-outbox. Nothing is implemented here yet.
+``service`` turns any platform's message into an ``InboundMessage``, stores it once, runs the bot and
+stores the replies; ``api`` is the agent API; ``webchat`` is the citizen web chat. WeChat, SMS, phone
+and Open311 adapters come next.
 """

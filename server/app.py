@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from urllib.parse import quote
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
+from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from cases.api import router as cases_router
+from channels.api import router as agent_router
+from channels.webchat.api import STATIC as WEBCHAT_STATIC
+from channels.webchat.api import router as webchat_router
 from core import db as core_db
 from core import security
 from core.logging import configure_logging
@@ -60,19 +63,6 @@ class _TooLarge(Exception):
     pass
 
 
-LANDING = """<!doctype html><html lang="zh-CN"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width,initial-scale=1"><title>信访受理 · Petition intake</title></head>
-<body style="font-family:system-ui,sans-serif;max-width:40rem;margin:2rem auto;padding:0 1rem">
-<h1>信访受理服务 <small style="color:#666">Petition intake</small></h1>
-<p>查询信访事项办理进度请使用受理编号和查询码。<br>Look up a petition with its tracking number and query code.</p>
-<form action="/lookup" method="get">
-<label>受理编号 Tracking number <input name="tracking_no" required pattern="XF-\\d{8}-\\d{6}" placeholder="XF-20261204-000001"></label><br>
-<label>查询码 Query code <input name="code" required minlength="4" maxlength="16"></label><br>
-<button type="submit">查询 Look up</button></form>
-<p><a href="/docs">API 文档 · API documentation</a> · <a href="/healthz">健康检查 · Health</a></p>
-</body></html>"""
-
-
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the application for these settings (the environment's by default)."""
     settings = settings or get_settings()
@@ -98,6 +88,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.db = database
     app.include_router(cases_router)
+    app.include_router(agent_router)
+    app.include_router(webchat_router)
+    app.mount("/static/webchat", StaticFiles(directory=WEBCHAT_STATIC), name="webchat-static")
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -120,14 +113,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         except Exception:
             return JSONResponse({"status": "unavailable", "database": "down"}, status_code=503)
         return {"status": "ok", "database": "ok", "tasks": "celery" if settings.broker_url else "embedded"}
-
-    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
-    def landing():
-        return LANDING
-
-    @app.get("/lookup", include_in_schema=False)
-    def lookup(tracking_no: str = "", code: str = ""):
-        return RedirectResponse(f"/api/v1/public/petitions/{quote(tracking_no)}?code={quote(code)}", status_code=303)
 
     app.add_middleware(BodyLimit, max_bytes=settings.max_request_bytes)
     return app

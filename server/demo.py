@@ -49,11 +49,8 @@ def _change(action: Action, item: dict) -> TransitionIn:
                          "Changsha Intermediate People's Court" if action is Action.FORWARD else None))
 
 
-def load_demo(session: Session, *, now: datetime | None = None, n: int = 200) -> str | None:
-    """Load the demo data into an empty database and say what was loaded; None if petitions exist."""
-    if session.scalar(select(func.count(Petition.id))):
-        return None
-    now = now or utcnow()
+def load_reference(session: Session) -> tuple[int, int]:
+    """Load the 长沙 areas and the demo units with their duty lists; return how many of each."""
     areas = demo_data.changsha_areas()
     catalog.upsert_areas(session, areas)
     units = sorted(demo_data.demo_units(), key=lambda u: (_LEVEL_ORDER[u["level"]], u["parent_code"] is not None))
@@ -62,6 +59,15 @@ def load_demo(session: Session, *, now: datetime | None = None, n: int = 200) ->
                             level=unit["level"], parent_code=unit.get("parent_code"), area_codes=unit["area_codes"],
                             categories=unit["categories"], description=unit["description"],
                             description_en=unit.get("description_en"))
+    return len(areas), len(units)
+
+
+def load_demo(session: Session, *, now: datetime | None = None, n: int = 200) -> str | None:
+    """Load the demo data into an empty database and say what was loaded; None if petitions exist."""
+    if session.scalar(select(func.count(Petition.id))):
+        return None
+    now = now or utcnow()
+    areas, units = load_reference(session)
     for username, password, role, unit_code in DEMO_USERS:
         if get_by_username(session, username) is None:
             unit = catalog.get_unit_by_code(session, unit_code) if unit_code else None
@@ -70,7 +76,7 @@ def load_demo(session: Session, *, now: datetime | None = None, n: int = 200) ->
     # Register in time order so that tracking numbers grow with the receipt date.
     for item in sorted(items, key=lambda i: i["received_at"]):
         _load_petition(session, item, now)
-    return f"{len(areas)} areas, {len(units)} units, {len(DEMO_USERS)} users, {len(items)} petitions"
+    return f"{areas} areas, {units} units, {len(DEMO_USERS)} users, {len(items)} petitions"
 
 
 def _load_petition(session: Session, item: dict, now: datetime) -> None:

@@ -104,20 +104,21 @@ def _changsha_tree() -> tuple[tuple[dict, ...], dict[str, tuple[str, ...]]]:
             break
         if depth == 1:
             city = {"code": CITY_CODE, "name": fields[0], "level": "city", "parent_code": None,
-                    "short_name": fields[2] if len(fields) > 2 else _short(fields[0])}
+                    "short_name": fields[2] if len(fields) > 2 else _short(fields[0]), "name_en": "Changsha"}
         elif depth == 2:
             short = fields[2] if len(fields) > 2 else fields[0]
             # The dictionary gives 长沙县 the short name 长沙, which would shadow the city itself.
             if short == city["short_name"]:
                 short = fields[0]
             county = {"code": fields[1], "name": fields[0], "level": "district", "parent_code": CITY_CODE,
-                      "short_name": short}
+                      "short_name": short, "name_en": _DISTRICT_EN.get(fields[0])}
             districts.append(county)
             streets[county["code"]] = []
         elif depth == 3 and county is not None:
             siblings = streets[county["code"]]
             street = {"code": f"{county['code']}{len(siblings) + 1:03d}", "name": fields[0], "level": "street",
-                      "parent_code": county["code"], "short_name": _short(fields[0])}
+                      "parent_code": county["code"], "short_name": _short(fields[0]),
+                      "name_en": _STREET_EN.get((county["name"], fields[0]))}
             siblings.append(street)
             villages[street["code"]] = []
         elif depth == 4 and street is not None:

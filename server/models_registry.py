@@ -6,7 +6,7 @@ import importlib
 
 from core.db import Base
 
-MODEL_MODULES = ["core.accounts", "cases.models"]
+MODEL_MODULES = ["core.accounts", "cases.models", "bot.models", "channels.models"]
 TASK_MODULES = ["cases.tasks"]
 
 

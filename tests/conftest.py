@@ -14,6 +14,7 @@ from core import db as core_db
 from core import security
 from core.accounts import Actor, Role
 from core.settings import Settings
+from server.demo_data import changsha_areas
 from server.models_registry import load_models, load_tasks
 
 PG_ADMIN_URL = os.environ.get("PETITION_TEST_PG_ADMIN", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
@@ -21,13 +22,6 @@ REDIS_URL = os.environ.get("PETITION_TEST_REDIS", "redis://127.0.0.1:6379/14")
 # CI sets this so that a missing PostgreSQL or Redis fails the run instead of skipping tests.
 REQUIRE_SERVICES = os.environ.get("PETITION_TEST_REQUIRE_SERVICES") == "1"
 
-TEST_AREAS = [
-    {"code": "430100", "name": "长沙市", "level": "city", "parent_code": None},
-    {"code": "430102", "name": "芙蓉区", "level": "district", "parent_code": "430100"},
-    {"code": "430104", "name": "岳麓区", "level": "district", "parent_code": "430100"},
-    {"code": "430111", "name": "雨花区", "level": "district", "parent_code": "430100"},
-    {"code": "430104001", "name": "橘子洲街道", "level": "street", "parent_code": "430104"},
-]
 TEST_UNITS = [
     {"code": "CS-XFJ", "name": "长沙市信访局", "level": "city", "area_codes": ["430100"], "categories": []},
     {"code": "CS-HRSS", "name": "长沙市人力资源和社会保障局", "level": "city", "area_codes": ["430100"],
@@ -103,13 +97,15 @@ def database(settings) -> core_db.Database:
     upgrade(db)
     with db.transaction() as session:
         catalog.load_taxonomy(session)
-        catalog.upsert_areas(session, TEST_AREAS)
+        # The real divisions of 长沙 (from jionlp's dictionary), as the demo uses them.
+        catalog.upsert_areas(session, changsha_areas())
         for unit in TEST_UNITS:
             catalog.upsert_unit(session, **unit)
     return db
 
 
-MUTABLE_TABLES = ["audit_events", "feedbacks", "replies", "assignments", "petitions", "petitioners",
+MUTABLE_TABLES = ["outbox", "inbox", "conversation_messages", "conversations", "audit_events", "supplements",
+                  "feedbacks", "replies", "assignments", "petitions", "petitioners",
                   "tracking_counters", "api_tokens", "users"]
 
 

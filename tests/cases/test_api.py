@@ -34,8 +34,9 @@ def test_reference_endpoints(client):
     r = client.get("/healthz")
     assert r.status_code == 200 and r.json()["database"] == "ok"
     areas = client.get("/api/v1/areas").json()
-    assert {"code": "430104", "name": "岳麓区", "level": "district", "parent": "430100"} in areas
-    assert [a["code"] for a in client.get("/api/v1/areas", params={"parent": "430104"}).json()] == ["430104001"]
+    assert {"code": "430104", "name": "岳麓区", "level": "district", "parent": "430100", "name_en": "Yuelu District"} in areas
+    streets = {a["name"]: a["code"] for a in client.get("/api/v1/areas", params={"parent": "430104"}).json()}
+    assert streets["桔子洲街道"] == "430104011" and "麓谷街道" in streets
     units = {u["code"]: u for u in client.get("/api/v1/units").json()}
     assert units["CS-HRSS"]["categories"] == ["劳动和社会保障"]
     level1 = client.get("/api/v1/categories", params={"level": 1}).json()

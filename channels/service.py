@@ -1,0 +1,145 @@
+"""One inbound message, end to end: store it once, run the bot under the conversation's lock, store the replies.
+
+A repeated delivery (same channel and platform message id) returns the replies stored the first time
+and changes nothing; two messages on one conversation are processed one after the other.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from bot import engine
+from bot import service as conversations
+from channels.models import InboxMessage, OutboxMessage
+from core.db import Database, utcnow
+
+log = logging.getLogger(__name__)
+
+MAX_TEXT = 10_000
+
+
+@dataclass(frozen=True)
+class InboundMessage:
+    """A citizen's message as any channel delivers it."""
+
+    channel: str
+    sender: str
+    message_id: str
+    text: str = ""
+    locale: str | None = None
+    media: dict | None = None
+    received_at: datetime | None = None
+
+
+@dataclass
+class OutboundMessage:
+    """A message for a citizen on a channel."""
+
+    channel: str
+    recipient: str
+    text: str
+    quick_replies: list[str] = field(default_factory=list)
+    seq: int | None = None
+    outbox_id: int | None = None
+
+
+@dataclass
+class Result:
+    """What the channel answers: the replies, and whether this delivery was a repeat."""
+
+    conversation_id: int
+    replies: list[OutboundMessage]
+    duplicate: bool = False
+
+
+def _insert(session: Session):
+    return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+
+
+def store(db: Database, msg: InboundMessage) -> None:
+    """Store the inbound message and its conversation, once; committed before any processing."""
+    if not msg.message_id or len(msg.message_id) > 128:
+        raise ValueError("message_id must be 1 to 128 characters")
+    with db.transaction() as session:
+        conversations.ensure(session, channel=msg.channel, external_id=msg.sender, locale=msg.locale)
+        session.execute(_insert(session)(InboxMessage).values(
+            channel=msg.channel, platform_msg_id=msg.message_id, sender=msg.sender, text=msg.text[:MAX_TEXT] if
+            msg.text else "", media=msg.media or {}, locale=msg.locale, status="received", attempts=0,
+            received_at=msg.received_at or utcnow()).on_conflict_do_nothing(index_elements=["channel", "platform_msg_id"]))
+
+
+def process(db: Database, msg: InboundMessage) -> Result:
+    """Run the bot on a stored message (or return its stored replies) in one transaction."""
+    with db.transaction() as session:
+        conv = conversations.get_by_identity(session, channel=msg.channel, external_id=msg.sender, for_update=True)
+        inbox = session.scalar(select(InboxMessage).where(InboxMessage.channel == msg.channel,
+                                                          InboxMessage.platform_msg_id == msg.message_id))
+        if inbox.status == "processed":
+            return Result(conv.id, stored_replies(session, inbox), duplicate=True)
+        now = utcnow()
+        inbox.conversation_id = conv.id
+        inbox.attempts += 1
+        if msg.locale:
+            # The client's language toggle is the citizen's explicit choice: follow it when it changes.
+            previous = session.scalar(select(InboxMessage.locale).where(
+                InboxMessage.conversation_id == conv.id, InboxMessage.id != inbox.id, InboxMessage.status == "processed")
+                .order_by(InboxMessage.id.desc()).limit(1))
+            if conv.last_seq == 0 or (previous and previous != msg.locale):
+                conv.locale = conversations.normalise_locale(msg.locale)
+        conversations.record(session, conv, direction="in", author="citizen", text=inbox.text or "", at=now)
+        replies = engine.handle(session, conv, inbox.text or "", now=now, media=inbox.media or None)
+        out = []
+        for reply in replies:
+            line = conversations.record(session, conv, direction="out", author="bot", text=reply.text,
+                                        quick_replies=reply.quick_replies, at=now)
+            row = OutboxMessage(channel=msg.channel, recipient=msg.sender, conversation_id=conv.id, inbox_id=inbox.id,
+                                seq=line.seq, text=reply.text, quick_replies=reply.quick_replies, status="pending",
+                                created_at=now)
+            session.add(row)
+            session.flush()
+            out.append(OutboundMessage(msg.channel, msg.sender, reply.text, reply.quick_replies, line.seq, row.id))
+        inbox.status, inbox.processed_at, inbox.error = "processed", now, None
+        return Result(conv.id, out)
+
+
+def stored_replies(session: Session, inbox: InboxMessage) -> list[OutboundMessage]:
+    """Return the replies produced the first time a message was processed."""
+    rows = session.scalars(select(OutboxMessage).where(OutboxMessage.inbox_id == inbox.id).order_by(OutboxMessage.id))
+    return [OutboundMessage(r.channel, r.recipient, r.text, list(r.quick_replies or []), r.seq, r.id) for r in rows]
+
+
+def receive(db: Database, msg: InboundMessage) -> Result:
+    """Store, then process, an inbound message; a failure keeps the message for a retry."""
+    store(db, msg)
+    try:
+        return process(db, msg)
+    except Exception as exc:
+        log.exception("processing %s message %s failed", msg.channel, msg.message_id)
+        with db.transaction() as session:
+            inbox = session.scalar(select(InboxMessage).where(InboxMessage.channel == msg.channel,
+                                                              InboxMessage.platform_msg_id == msg.message_id))
+            if inbox is not None and inbox.status != "processed":
+                inbox.status, inbox.error = "failed", f"{type(exc).__name__}: {exc}"[:2000]
+        raise
+
+
+def mark_delivered(db: Database, outbox_ids: list[int]) -> None:
+    """Record that these outbox messages reached the citizen in the same exchange."""
+    if not outbox_ids:
+        return
+    with db.transaction() as session:
+        for row in session.scalars(select(OutboxMessage).where(OutboxMessage.id.in_(outbox_ids))):
+            if row.status != "delivered":
+                row.status, row.sent_at, row.attempts = "delivered", utcnow(), row.attempts + 1
+
+
+def enqueue_agent_message(session: Session, *, conv, seq: int, text: str, quick_replies: list[str] | None = None) -> None:
+    """Put a message written outside a citizen's turn (agent, notification) in the outbox."""
+    session.add(OutboxMessage(channel=conv.channel, recipient=conv.external_id, conversation_id=conv.id, seq=seq,
+                              text=text, quick_replies=quick_replies or [], status="pending", created_at=utcnow()))

@@ -1,0 +1,130 @@
+"""Browser fixtures: Debian's Chromium driven by Playwright, and the real app served by uvicorn."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+
+import pytest
+
+from core.settings import Settings
+
+# CI sets this so that a missing Chromium or Playwright fails the run instead of skipping the tests.
+REQUIRE_SERVICES = os.environ.get("PETITION_TEST_REQUIRE_SERVICES") == "1"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-gpu", "--disable-component-update",
+                 "--disable-sync", "--no-first-run"]
+VIEWPORT = {"width": 390, "height": 844}
+LEVEL_ORDER = {"city": 0, "district": 1, "street": 2}
+
+
+def _unavailable(message: str) -> None:
+    if REQUIRE_SERVICES:
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+def _chromium_path() -> str | None:
+    return os.environ.get("PETITION_TEST_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Launch one headless Chromium for the session (the system's; Playwright downloads nothing)."""
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _unavailable("playwright is not installed (pip install playwright; no browser download is needed)")
+    executable = _chromium_path()
+    if not executable:
+        _unavailable("chromium not found on PATH (apt-get install chromium)")
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser, live_server):
+    """Open a fresh browser context (empty localStorage) on a phone-sized viewport."""
+    context = browser.new_context(viewport=VIEWPORT, locale="zh-CN", base_url=live_server)
+    context.set_default_timeout(15_000)
+    pg = context.new_page()
+    yield pg
+    context.close()
+
+
+def _free_socket() -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    return sock
+
+
+def _wait_healthy(url: str, thread: threading.Thread, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    last: Exception | None = None
+    while time.monotonic() < deadline:
+        if not thread.is_alive():
+            raise RuntimeError("the server thread stopped during startup")
+        try:
+            with urllib.request.urlopen(url + "/healthz", timeout=2) as response:
+                if response.status == 200:
+                    return
+        except (urllib.error.URLError, OSError) as exc:
+            last = exc
+        time.sleep(0.1)
+    raise RuntimeError(f"server at {url} not healthy after {timeout:.0f} s: {last!r}")
+
+
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory) -> Iterator[str]:
+    """Serve the real app on a free 127.0.0.1 port against a fresh SQLite database; yield its base URL."""
+    import uvicorn
+
+    from cases import catalog
+    from core import db as core_db
+    from core import security
+    from server import demo_data
+    from server.app import create_app
+    from server.migrate import upgrade
+
+    tmp = tmp_path_factory.mktemp("e2e")
+    settings = Settings(environment="test", database_url=f"sqlite:///{tmp / 'e2e.db'}", broker_url=None,
+                        pii_key="e2e-pii-key", secret_key="e2e-secret-key", embedded_scheduler=False)
+    # The app makes its database and keys the process-wide ones; give the other tests theirs back afterwards.
+    previous = (core_db._database, security._cipher, security._audit_signer)
+    app = create_app(settings)
+    database = core_db.configure(settings)
+    upgrade(database)
+    with database.transaction() as session:
+        catalog.load_taxonomy(session)
+        catalog.upsert_areas(session, demo_data.changsha_areas())
+        # Parents before children, as server/demo.py loads them.
+        units = sorted(demo_data.demo_units(), key=lambda u: (LEVEL_ORDER[u["level"]], u["parent_code"] is not None))
+        for unit in units:
+            catalog.upsert_unit(session, code=unit["code"], name=unit["name"], name_en=unit.get("name_en"),
+                                level=unit["level"], parent_code=unit.get("parent_code"), area_codes=unit["area_codes"],
+                                categories=unit["categories"], description=unit["description"],
+                                description_en=unit.get("description_en"))
+
+    sock = _free_socket()
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="e2e-uvicorn", daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_healthy(url, thread)
+        yield url
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        sock.close()
+        database.dispose()
+        core_db._database, security._cipher, security._audit_signer = previous
