@@ -1,6 +1,7 @@
 """Intake throughput: N concurrent citizens complete intake conversations over POST /api/v1/chat.
 
-Starts the real service (its own SQLite database, or PostgreSQL with --database-url) and, for the ratio,
+Each citizen is a thread with its own keep-alive connection. Starts the real service (its own SQLite
+database, or PostgreSQL with --database-url) and, for the ratio,
 a bare FastAPI echo endpoint, both under uvicorn on this machine; prints turns per second and latency
 percentiles for each.
 
@@ -11,13 +12,13 @@ percentiles for each.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 import socket
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -76,28 +77,38 @@ def pct(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
 
 
-async def citizen(client: httpx.AsyncClient, base: str, latencies: list[float], errors: list[str], registered: list[int]):
+def citizen(base: str, latencies: list[float], errors: list[str], registered: list[int]) -> None:
     conversation = uuid.uuid4().hex
-    for text in SCRIPT:
-        started = time.perf_counter()
-        r = await client.post(f"{base}/api/v1/chat", json={"conversation_id": conversation, "message_id": uuid.uuid4().hex,
-                                                            "text": text, "locale": "zh-CN"})
-        latencies.append(time.perf_counter() - started)
-        if r.status_code != 200:
-            errors.append(f"{r.status_code}: {r.text[:100]}")
-            return
-        if "XF-" in r.text:
-            registered.append(1)
+    with httpx.Client(timeout=120) as client:
+        for text in SCRIPT:
+            started = time.perf_counter()
+            r = client.post(f"{base}/api/v1/chat", json={"conversation_id": conversation, "message_id": uuid.uuid4().hex,
+                                                         "text": text, "locale": "zh-CN"})
+            latencies.append(time.perf_counter() - started)
+            if r.status_code != 200:
+                errors.append(f"{r.status_code}: {r.text[:100]}")
+                return
+            if "XF-" in r.text:
+                registered.append(1)
 
 
-async def echo_load(client: httpx.AsyncClient, base: str, n: int, turns: int, latencies: list[float]) -> None:
-    async def one():
+def echo_user(base: str, turns: int, latencies: list[float]) -> None:
+    with httpx.Client(timeout=120) as client:
         for _ in range(turns):
             started = time.perf_counter()
-            await client.post(f"{base}/echo", json={"conversation_id": "c", "message_id": "m", "text": "你好"})
+            client.post(f"{base}/echo", json={"conversation_id": "c" * 16, "message_id": "m" * 16, "text": "你好"})
             latencies.append(time.perf_counter() - started)
 
-    await asyncio.gather(*(one() for _ in range(n)))
+
+def concurrently(n: int, target, *args) -> float:
+    """Run n threads of target(*args) at once and return the elapsed seconds."""
+    threads = [threading.Thread(target=target, args=args) for _ in range(n)]
+    started = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return time.perf_counter() - started
 
 
 def report(name: str, latencies: list[float], elapsed: float) -> float:
@@ -108,7 +119,7 @@ def report(name: str, latencies: list[float], elapsed: float) -> float:
     return rate
 
 
-async def run(args) -> None:
+def run(args) -> None:
     tmp = Path(tempfile.mkdtemp(prefix="bench-intake-"))
     url = args.database_url or f"sqlite:///{tmp / 'bench.db'}"
     env = {**os.environ, "PETITION_DATABASE_URL": url, "PETITION_ENVIRONMENT": "test", "PETITION_LOG_LEVEL": "WARNING",
@@ -125,23 +136,18 @@ async def run(args) -> None:
         base, echo_base = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{echo_port}"
         wait_up(f"{base}/healthz")
         wait_up(f"{echo_base}/docs")
-        limits = httpx.Limits(max_connections=args.citizens, max_keepalive_connections=args.citizens)
-        async with httpx.AsyncClient(timeout=120, limits=limits) as client:
-            print(f"citizens={args.citizens} turns/citizen={len(SCRIPT)} workers={args.workers} database={url.split(':')[0]}")
-            latencies: list[float] = []
-            errors: list[str] = []
-            registered: list[int] = []
-            started = time.perf_counter()
-            await asyncio.gather(*(citizen(client, base, latencies, errors, registered) for _ in range(args.citizens)))
-            elapsed = time.perf_counter() - started
-            rate = report("intake (POST /chat)", latencies, elapsed)
-            print(f"{'':<22} petitions registered={len(registered)}/{args.citizens} errors={len(errors)}"
-                  + (f" first error: {errors[0]}" if errors else ""))
-            echo_latencies: list[float] = []
-            started = time.perf_counter()
-            await echo_load(client, echo_base, args.citizens, len(SCRIPT), echo_latencies)
-            echo_rate = report("bare FastAPI echo", echo_latencies, time.perf_counter() - started)
-            print(f"ratio intake/echo throughput = {rate / echo_rate:.3f}")
+        print(f"citizens={args.citizens} turns/citizen={len(SCRIPT)} workers={args.workers} database={url.split(':')[0]}")
+        latencies: list[float] = []
+        errors: list[str] = []
+        registered: list[int] = []
+        elapsed = concurrently(args.citizens, citizen, base, latencies, errors, registered)
+        rate = report("intake (POST /chat)", latencies, elapsed)
+        print(f"{'':<22} petitions registered={len(registered)}/{args.citizens} errors={len(errors)}"
+              + (f" first error: {errors[0]}" if errors else ""))
+        echo_latencies: list[float] = []
+        elapsed = concurrently(args.citizens, echo_user, echo_base, len(SCRIPT), echo_latencies)
+        echo_rate = report("bare FastAPI echo", echo_latencies, elapsed)
+        print(f"ratio intake/echo throughput = {rate / echo_rate:.3f}")
     finally:
         for process in (server, echo):
             process.terminate()
@@ -153,7 +159,7 @@ def main() -> None:
     parser.add_argument("--citizens", type=int, default=50)
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--database-url", default=None)
-    asyncio.run(run(parser.parse_args()))
+    run(parser.parse_args())
 
 
 if __name__ == "__main__":

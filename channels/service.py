@@ -74,8 +74,12 @@ def store(db: Database, msg: InboundMessage) -> None:
             received_at=msg.received_at or utcnow()).on_conflict_do_nothing(index_elements=["channel", "platform_msg_id"]))
 
 
-def process(db: Database, msg: InboundMessage) -> Result:
-    """Run the bot on a stored message (or return its stored replies) in one transaction."""
+def process(db: Database, msg: InboundMessage, *, in_band: bool = False) -> Result:
+    """Run the bot on a stored message (or return its stored replies) in one transaction.
+
+    ``in_band`` channels (web chat, passive replies) hand the replies back in the same exchange, so
+    their outbox rows are born delivered; the others wait for the sender.
+    """
     with db.transaction() as session:
         conv = conversations.get_by_identity(session, channel=msg.channel, external_id=msg.sender, for_update=True)
         inbox = session.scalar(select(InboxMessage).where(InboxMessage.channel == msg.channel,
@@ -99,8 +103,9 @@ def process(db: Database, msg: InboundMessage) -> Result:
             line = conversations.record(session, conv, direction="out", author="bot", text=reply.text,
                                         quick_replies=reply.quick_replies, at=now)
             row = OutboxMessage(channel=msg.channel, recipient=msg.sender, conversation_id=conv.id, inbox_id=inbox.id,
-                                seq=line.seq, text=reply.text, quick_replies=reply.quick_replies, status="pending",
-                                created_at=now)
+                                seq=line.seq, text=reply.text, quick_replies=reply.quick_replies,
+                                status="delivered" if in_band else "pending", attempts=1 if in_band else 0,
+                                sent_at=now if in_band else None, created_at=now)
             session.add(row)
             session.flush()
             out.append(OutboundMessage(msg.channel, msg.sender, reply.text, reply.quick_replies, line.seq, row.id))
@@ -114,11 +119,11 @@ def stored_replies(session: Session, inbox: InboxMessage) -> list[OutboundMessag
     return [OutboundMessage(r.channel, r.recipient, r.text, list(r.quick_replies or []), r.seq, r.id) for r in rows]
 
 
-def receive(db: Database, msg: InboundMessage) -> Result:
+def receive(db: Database, msg: InboundMessage, *, in_band: bool = False) -> Result:
     """Store, then process, an inbound message; a failure keeps the message for a retry."""
     store(db, msg)
     try:
-        return process(db, msg)
+        return process(db, msg, in_band=in_band)
     except Exception as exc:
         log.exception("processing %s message %s failed", msg.channel, msg.message_id)
         with db.transaction() as session:
@@ -127,16 +132,6 @@ def receive(db: Database, msg: InboundMessage) -> Result:
             if inbox is not None and inbox.status != "processed":
                 inbox.status, inbox.error = "failed", f"{type(exc).__name__}: {exc}"[:2000]
         raise
-
-
-def mark_delivered(db: Database, outbox_ids: list[int]) -> None:
-    """Record that these outbox messages reached the citizen in the same exchange."""
-    if not outbox_ids:
-        return
-    with db.transaction() as session:
-        for row in session.scalars(select(OutboxMessage).where(OutboxMessage.id.in_(outbox_ids))):
-            if row.status != "delivered":
-                row.status, row.sent_at, row.attempts = "delivered", utcnow(), row.attempts + 1
 
 
 def enqueue_agent_message(session: Session, *, conv, seq: int, text: str, quick_replies: list[str] | None = None) -> None:

@@ -61,8 +61,8 @@ def _author(raw: str) -> str:
 
 def _chat(db: Database, body: ChatIn) -> ChatOut:
     result = service.receive(db, service.InboundMessage(channel=CHANNEL, sender=body.conversation_id,
-                                                        message_id=body.message_id, text=body.text, locale=body.locale))
-    service.mark_delivered(db, [r.outbox_id for r in result.replies if r.outbox_id])
+                                                        message_id=body.message_id, text=body.text, locale=body.locale),
+                             in_band=True)
     return ChatOut(replies=[ReplyOut(text=r.text, quick_replies=r.quick_replies, seq=r.seq) for r in result.replies])
 
 

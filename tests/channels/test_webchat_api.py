@@ -164,3 +164,11 @@ def test_agent_api_rules(client, db):
     assert client.get("/api/v1/conversations", params={"mode": "sleeping"}, headers=h1).status_code == 422
     detail = client.get(f"/api/v1/conversations/{cid}", headers=h1).json()
     assert [m["author"] for m in detail["messages"]][:2] == ["citizen", "bot"]
+
+
+def test_web_chat_replies_are_recorded_as_delivered(client, db):
+    chat(client, uuid.uuid4().hex, "你好")
+    with db.session() as s:
+        rows = s.scalars(select(OutboxMessage)).all()
+    assert rows and {(r.status, r.attempts) for r in rows} == {("delivered", 1)}
+    assert all(r.sent_at is not None and r.inbox_id is not None for r in rows)
