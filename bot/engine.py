@@ -169,7 +169,8 @@ def _dispatch(turn: Turn) -> None:
         turn.say("safety")
         do_handoff(conv, reason=f"risk: {parse.risk}", urgent=True, now=turn.now)
         return
-    if flow is None and conv.last_seq <= 1 and conv.locale == "zh" and detect_language(turn.text) == "en":
+    if flow is None and conv.last_seq <= 1 and conv.locale == "zh" and detect_language(turn.text) == "en" \
+            and len(re.findall(r"[A-Za-z]{2,}", turn.text)) >= 2:
         # A first message in English from a client left on the Chinese default: answer in English.
         conv.locale = "en"
     if _global(turn, flow):
@@ -240,8 +241,9 @@ def _idle(turn: Turn) -> None:
     """Start whatever the citizen asks for when no form is open."""
     parse = turn.parse
     intent = parse.intent
-    if intent == "query_status" or (parse.first("tracking_no") and intent not in ("supplement", "feedback_satisfied",
-                                                                                  "feedback_unsatisfied", "request_review")):
+    lone_code = followup.code_in(turn.text) == turn.text.strip().upper()
+    if intent == "query_status" or lone_code or (parse.first("tracking_no") and intent not in (
+            "supplement", "feedback_satisfied", "feedback_unsatisfied", "request_review")):
         followup.start(turn, "query")
     elif intent == "supplement":
         followup.start(turn, "supplement")

@@ -23,7 +23,8 @@ def _source(turn: Turn) -> str:
     return cases.source_digest(turn.conv.channel, turn.conv.external_id)
 
 
-def _code_in(text: str) -> str | None:
+def code_in(text: str) -> str | None:
+    """Return a query code written in the text, if any."""
     for match in CODE.finditer(text):
         token = match.group(1)
         # A query code mixes letters and digits in practice; a plain English word is not one.
@@ -80,9 +81,9 @@ def _resolve(turn: Turn, *, first: bool) -> None:
     flow, state = turn.state["flow"], turn.state
     mentioned = turn.parse.first("tracking_no")
     tracking_no = str(mentioned.value) if mentioned else state.get("tracking_no")
-    code = _code_in(turn.text.replace(tracking_no or "", " ")) if state.get("step") == "code" or mentioned else None
+    code = code_in(turn.text.replace(tracking_no or "", " ")) if state.get("step") == "code" or mentioned else None
     if state.get("step") == "code" and code is None:
-        code = _code_in(turn.text)
+        code = code_in(turn.text)
     source = _source(turn)
     if tracking_no is None:
         own = cases.list_by_source(turn.session, source)

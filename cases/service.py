@@ -300,6 +300,15 @@ def do_transition(session: Session, *, tracking_no: str, change: TransitionIn, a
     audit.append(session, actor=actor.name, action=str(change.action), petition_id=petition.id,
                  from_status=current, to_status=target, reason=change.reason, data=data, at=now)
     publish(session, PetitionStatusChanged(petition.id, petition.tracking_no, current, target, str(change.action)))
+    if change.action is Action.ACCEPT and petition.lead_unit_id is not None:
+        # Dispatched before acceptance (by the router or triage): accepting it puts it straight in the lead unit's hands.
+        petition.status = Status.ASSIGNED
+        session.flush()
+        audit.append(session, actor=actor.name, action=str(Action.ASSIGN), petition_id=petition.id,
+                     from_status=Status.ACCEPTED, to_status=Status.ASSIGNED, reason="dispatched before acceptance",
+                     data={"lead": petition.lead_unit.code if petition.lead_unit else None}, at=now)
+        publish(session, PetitionStatusChanged(petition.id, petition.tracking_no, Status.ACCEPTED, Status.ASSIGNED,
+                                               str(Action.ASSIGN)))
     return petition
 
 

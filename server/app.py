@@ -21,7 +21,9 @@ from core import db as core_db
 from core import security
 from core.logging import configure_logging
 from core.settings import Settings, get_settings
+from core.settings import configure as configure_settings
 from core.tasks import EmbeddedScheduler, configure_runner
+from routing.api import router as routing_router
 from server.models_registry import load_models, load_tasks
 from server.worker import SCHEDULE
 
@@ -65,7 +67,7 @@ class _TooLarge(Exception):
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the application for these settings (the environment's by default)."""
-    settings = settings or get_settings()
+    settings = configure_settings(settings or get_settings())
     configure_logging(settings)
     security.configure(settings)
     load_models()
@@ -89,6 +91,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.db = database
     app.include_router(cases_router)
     app.include_router(agent_router)
+    app.include_router(routing_router)
     app.include_router(webchat_router)
     app.mount("/static/webchat", StaticFiles(directory=WEBCHAT_STATIC), name="webchat-static")
 

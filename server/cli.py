@@ -6,6 +6,7 @@ import sys
 
 import click
 
+from core.settings import configure as configure_settings
 from core.settings import get_settings
 
 
@@ -49,14 +50,21 @@ def init(demo: bool) -> None:
         added = catalog.load_taxonomy(session)
     click.echo(f"taxonomy: {added} categories added")
     if demo:
-        from server.demo import load_demo
+        from server.demo import load_demo, route_open
 
-        with db.transaction() as session:
-            report = load_demo(session)
+        settings = get_settings()
+        # Loading 200 petitions must not queue 200 routing tasks; the open ones are routed below in one go.
+        configure_settings(settings.model_copy(update={"route_on_register": False}))
+        try:
+            with db.transaction() as session:
+                report = load_demo(session)
+        finally:
+            configure_settings(settings)
         if report is None:
             click.echo("demo: the database already holds petitions; nothing loaded")
-        else:
-            click.echo(f"demo: {report}")
+            return
+        click.echo(f"demo: {report}")
+        click.echo(f"demo: {route_open(db)}")
 
 
 @main.command()
@@ -196,6 +204,45 @@ def scan_deadlines() -> None:
 
     _db()
     click.echo(run())
+
+
+@main.group()
+def index() -> None:
+    """The similar-case index."""
+
+
+@index.command("rebuild")
+def index_rebuild() -> None:
+    """Embed every petition again and replace the index under models/."""
+    from routing.service import rebuild_index
+
+    db = _db()
+    with db.session() as session:
+        count = rebuild_index(session)
+    click.echo(f"indexed {count} petitions with {get_settings().embedder} into {get_settings().index_dir}")
+
+
+@main.group()
+def corrections() -> None:
+    """Staff corrections of categories (training data)."""
+
+
+@corrections.command("export")
+@click.option("--out", "path", required=True, type=click.Path(dir_okay=False, writable=True))
+def corrections_export(path: str) -> None:
+    """Write the category corrections as a training CSV (留言主题, 留言详情, 一级标签, 分类路径)."""
+    import csv
+
+    from routing.service import list_corrections
+
+    db = _db()
+    with db.session() as session, open(path, "w", encoding="utf-8", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["留言主题", "留言详情", "一级标签", "分类路径"])
+        rows = list_corrections(session)
+        for row in rows:
+            writer.writerow([row.title, row.content, row.to_category.split("/")[0], row.to_category])
+    click.echo(f"{len(rows)} corrections written to {path}")
 
 
 def _safe_url(url: str) -> str:

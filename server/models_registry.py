@@ -6,8 +6,8 @@ import importlib
 
 from core.db import Base
 
-MODEL_MODULES = ["core.accounts", "cases.models", "bot.models", "channels.models"]
-TASK_MODULES = ["cases.tasks"]
+MODEL_MODULES = ["core.accounts", "cases.models", "bot.models", "channels.models", "routing.models"]
+TASK_MODULES = ["cases.tasks", "routing.tasks"]
 
 
 def load_models():

@@ -6,6 +6,7 @@ from core import db as core_db
 from core import security
 from core.logging import configure_logging
 from core.settings import Settings, get_settings
+from core.settings import configure as configure_settings
 from core.tasks import configure_runner, make_celery
 from server.models_registry import load_models, load_tasks
 
@@ -15,7 +16,7 @@ SCHEDULE = {"cases.scan_deadlines": 300.0}
 
 def make_worker_app(settings: Settings | None = None):
     """Configure the process for task work and return its Celery app."""
-    settings = settings or get_settings()
+    settings = configure_settings(settings or get_settings())
     configure_logging(settings)
     security.configure(settings)
     load_models()

@@ -14,6 +14,7 @@ from core import db as core_db
 from core import security
 from core.accounts import Actor, Role
 from core.settings import Settings
+from core.settings import configure as configure_settings
 from server.demo_data import changsha_areas
 from server.models_registry import load_models, load_tasks
 
@@ -77,11 +78,22 @@ def backend(request, tmp_path_factory) -> Iterator[str]:
         core_db.get_database().dispose()
 
 
+def backend_index_dir(url: str):
+    """Return a per-backend directory for the similar-case index of a test run."""
+    import hashlib
+    import tempfile
+    from pathlib import Path
+
+    return Path(tempfile.gettempdir()) / f"petition-test-index-{os.getpid()}-{hashlib.sha1(url.encode()).hexdigest()[:8]}"
+
+
 @pytest.fixture(scope="session")
 def settings(backend) -> Settings:
     """Return test settings for the current backend."""
     return Settings(environment="test", database_url=backend, broker_url=None, pii_key="test-pii-key",
-                    secret_key="test-secret-key", bootstrap_admin_token=None, embedded_scheduler=False)
+                    secret_key="test-secret-key", bootstrap_admin_token=None, embedded_scheduler=False,
+                    route_on_register=False, embedder="lexical", zero_shot=False, classifier_dir="/nonexistent/model",
+                    index_dir=str(backend_index_dir(backend)))
 
 
 @pytest.fixture(scope="session")
@@ -90,6 +102,7 @@ def database(settings) -> core_db.Database:
     from cases import catalog
     from server.migrate import upgrade
 
+    configure_settings(settings)
     security.configure(settings)
     load_models()
     load_tasks()
@@ -104,14 +117,15 @@ def database(settings) -> core_db.Database:
     return db
 
 
-MUTABLE_TABLES = ["outbox", "inbox", "conversation_messages", "conversations", "audit_events", "supplements",
-                  "feedbacks", "replies", "assignments", "petitions", "petitioners",
-                  "tracking_counters", "api_tokens", "users"]
+MUTABLE_TABLES = ["similar_links", "routing_decisions", "category_corrections", "routing_rules", "outbox", "inbox",
+                  "conversation_messages", "conversations", "audit_events", "supplements", "feedbacks", "replies",
+                  "assignments", "petitions", "petitioners", "tracking_counters", "api_tokens", "users"]
 
 
 @pytest.fixture
 def db(database, settings) -> Iterator[core_db.Database]:
     """Yield the database and empty the per-test tables afterwards."""
+    configure_settings(settings)
     security.configure(settings)
     core_db.configure(settings)
     yield database

@@ -20,7 +20,6 @@ REQUIRE_SERVICES = os.environ.get("PETITION_TEST_REQUIRE_SERVICES") == "1"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-gpu", "--disable-component-update",
                  "--disable-sync", "--no-first-run"]
 VIEWPORT = {"width": 390, "height": 844}
-LEVEL_ORDER = {"city": 0, "district": 1, "street": 2}
 
 
 def _unavailable(message: str) -> None:
@@ -90,28 +89,23 @@ def live_server(tmp_path_factory) -> Iterator[str]:
     from cases import catalog
     from core import db as core_db
     from core import security
-    from server import demo_data
+    from core import settings as core_settings
     from server.app import create_app
+    from server.demo import load_reference
     from server.migrate import upgrade
 
     tmp = tmp_path_factory.mktemp("e2e")
     settings = Settings(environment="test", database_url=f"sqlite:///{tmp / 'e2e.db'}", broker_url=None,
-                        pii_key="e2e-pii-key", secret_key="e2e-secret-key", embedded_scheduler=False)
-    # The app makes its database and keys the process-wide ones; give the other tests theirs back afterwards.
-    previous = (core_db._database, security._cipher, security._audit_signer)
+                        pii_key="e2e-pii-key", secret_key="e2e-secret-key", embedded_scheduler=False,
+                        route_on_register=False, embedder="lexical", index_dir=str(tmp / "index"))
+    # The app makes its settings, database and keys the process-wide ones; give the other tests theirs back afterwards.
+    previous = (core_settings._current, core_db._database, security._cipher, security._audit_signer)
     app = create_app(settings)
     database = core_db.configure(settings)
     upgrade(database)
     with database.transaction() as session:
         catalog.load_taxonomy(session)
-        catalog.upsert_areas(session, demo_data.changsha_areas())
-        # Parents before children, as server/demo.py loads them.
-        units = sorted(demo_data.demo_units(), key=lambda u: (LEVEL_ORDER[u["level"]], u["parent_code"] is not None))
-        for unit in units:
-            catalog.upsert_unit(session, code=unit["code"], name=unit["name"], name_en=unit.get("name_en"),
-                                level=unit["level"], parent_code=unit.get("parent_code"), area_codes=unit["area_codes"],
-                                categories=unit["categories"], description=unit["description"],
-                                description_en=unit.get("description_en"))
+        load_reference(session)
 
     sock = _free_socket()
     port = sock.getsockname()[1]
@@ -127,4 +121,4 @@ def live_server(tmp_path_factory) -> Iterator[str]:
         thread.join(timeout=10)
         sock.close()
         database.dispose()
-        core_db._database, security._cipher, security._audit_signer = previous
+        core_settings._current, core_db._database, security._cipher, security._audit_signer = previous

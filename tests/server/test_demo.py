@@ -12,9 +12,12 @@ from sqlalchemy import create_engine, text
 from tests.conftest import empty_database
 
 
-def _cli(url: str, *args: str) -> subprocess.CompletedProcess:
+def _cli(url: str, *args: str, index_dir: str = "") -> subprocess.CompletedProcess:
+    # The lexical embedder keeps this fast; the dense default is tested with the embeddings.
     env = {**os.environ, "PETITION_DATABASE_URL": url, "PETITION_SECRET_KEY": "demo-test-secret",
-           "PETITION_PII_KEY": "demo-test-pii", "PETITION_ENVIRONMENT": "test"}
+           "PETITION_PII_KEY": "demo-test-pii", "PETITION_ENVIRONMENT": "test", "PETITION_EMBEDDER": "lexical",
+           "PETITION_INDEX_DIR": index_dir or os.environ.get("PETITION_TEST_INDEX_DIR", "/tmp/petition-demo-test-index"),
+           "PETITION_ZERO_SHOT": "false", "PETITION_CLASSIFIER_DIR": "/nonexistent"}
     return subprocess.run([sys.executable, "-m", "server.cli", *args], env=env, capture_output=True, text=True,
                           timeout=300)
 
@@ -22,9 +25,10 @@ def _cli(url: str, *args: str) -> subprocess.CompletedProcess:
 @pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
 def test_init_demo_loads_once_and_verifies(kind, tmp_path):
     with empty_database(kind, tmp_path) as url:
-        first = _cli(url, "init", "--demo")
+        first = _cli(url, "init", "--demo", index_dir=str(tmp_path / "index"))
         assert first.returncode == 0, first.stderr
         assert "200 petitions" in first.stdout
+        assert "200 petitions indexed" in first.stdout and "open ones routed" in first.stdout
         engine = create_engine(url)
         try:
             with engine.connect() as conn:

@@ -1,0 +1,388 @@
+"""Route a petition: classify it, find similar and repeat cases, suggest units with reasons, dispatch when sure."""
+
+from __future__ import annotations
+
+import functools
+import logging
+import threading
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from cases import audit, catalog
+from cases.enums import TERMINAL, Status, UnitRole
+from cases.models import Assignment, Petition, Unit
+from core.accounts import Actor, Role
+from core.db import utcnow
+from core.settings import ROOT, get_settings
+from routing import scoring
+from routing.models import CategoryCorrection, RoutingDecision, RoutingRule, SimilarLink
+
+log = logging.getLogger(__name__)
+ROUTER = Actor("router", Role.TRIAGE)
+
+
+class RoutingError(Exception):
+    """A routing request that cannot be met; ``status`` is the HTTP status an API maps it to."""
+
+    status = 422
+
+
+def _path(setting: str) -> Path:
+    path = Path(setting)
+    return path if path.is_absolute() else ROOT / path
+
+
+def petition_text(petition: Petition) -> str:
+    """Return the text the router reads: title and content."""
+    return f"{petition.title}\n{petition.content}"
+
+
+# --- category ----------------------------------------------------------------------------------
+
+
+@functools.lru_cache(maxsize=4)
+def _classifier(directory: str):
+    from nlu.classifier import CategoryClassifier
+
+    return CategoryClassifier.load(directory)
+
+
+@functools.lru_cache(maxsize=4)
+def _zero_shot(embedder_spec: str, labels: tuple[tuple[str, str], ...]):
+    from nlu.embeddings import load_embedder
+    from nlu.zeroshot import ZeroShotClassifier
+
+    return ZeroShotClassifier(load_embedder(embedder_spec), dict(labels))
+
+
+def category_descriptions(session: Session) -> dict[str, str]:
+    """Describe each first-level category by its names and the duty lists of the units that handle it."""
+    descriptions = {}
+    units = catalog.list_units(session)
+    for category in catalog.list_categories(session, level=1):
+        duties = [f"{u.name}：{u.description}" for u in units if category.name in u.categories and u.description]
+        children = [c.name for c in catalog.list_categories(session, level=2) if c.parent_id == category.id]
+        descriptions[category.name] = "；".join([f"{category.name}（{category.name_en or ''}）", "、".join(children[:8]),
+                                               *duties[:3]])
+    return descriptions
+
+
+def classify(session: Session, petition: Petition) -> tuple[list[str] | None, float, list, str | None]:
+    """Return (category path, confidence, top-3, source) from the trained model, else zero-shot, else nothing."""
+    settings = get_settings()
+    text = petition_text(petition)
+    model_dir = _path(settings.classifier_dir)
+    try:
+        if (model_dir / "manifest.json").exists():
+            prediction = _classifier(str(model_dir)).predict([text])[0]
+            return prediction.label.split("/"), float(prediction.confidence), \
+                [[label, round(float(p), 4)] for label, p in prediction.top3], "model"
+        if settings.zero_shot:
+            labels = tuple(sorted(category_descriptions(session).items()))
+            label, confidence, top3 = _zero_shot(settings.embedder, labels).predict([text])[0]
+            return label.split("/"), float(confidence), [[lbl, round(float(p), 4)] for lbl, p in top3], "zero-shot"
+    except Exception:  # a broken or missing model must not stop registration work; triage still happens
+        log.exception("category prediction failed for petition %s", petition.id)
+    return None, 0.0, [], None
+
+
+# --- similar cases -----------------------------------------------------------------------------
+
+
+class IndexHolder:
+    """The process's similar-case index, loaded lazily and saved after changes."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._index = None
+        self._embedder = None
+        self._key = None
+
+    def get(self):
+        """Return (embedder, index) for the configured embedder and directory."""
+        from nlu.embeddings import load_embedder
+        from routing.index import VectorIndex
+
+        settings = get_settings()
+        key = (settings.embedder, str(_path(settings.index_dir)))
+        with self._lock:
+            if self._key != key:
+                self._embedder = load_embedder(settings.embedder)
+                directory = _path(settings.index_dir)
+                try:
+                    self._index = VectorIndex.load(directory, embedder_name=self._embedder.name)
+                except (FileNotFoundError, ValueError):
+                    self._index = VectorIndex.create(embedder_name=self._embedder.name, dim=self._embedder.dim)
+                self._key = key
+            return self._embedder, self._index
+
+    def add(self, petition_id: int, vector) -> None:
+        """Add or replace a petition's vector and persist the index."""
+        _, index = self.get()
+        with self._lock:
+            index.add([petition_id], vector.reshape(1, -1))
+            index.save(_path(get_settings().index_dir))
+
+    def reset(self) -> None:
+        """Forget the loaded index (after a rebuild or a settings change)."""
+        with self._lock:
+            self._index, self._embedder, self._key = None, None, None
+
+
+INDEX = IndexHolder()
+
+
+def _thresholds(embedder_name: str) -> tuple[float, float]:
+    settings = get_settings()
+    if embedder_name.startswith("lexical"):
+        return settings.similar_min_score_lexical, settings.duplicate_min_score_lexical
+    return settings.similar_min_score, settings.duplicate_min_score
+
+
+@dataclass
+class Neighbour:
+    petition: Petition
+    score: float
+
+
+def find_similar(session: Session, petition: Petition, *, k: int = 10) -> tuple[list[Neighbour], object]:
+    """Search the index for earlier petitions like this one; return them and this petition's vector."""
+    embedder, index = INDEX.get()
+    vector = embedder.embed([petition_text(petition)], kind="query")
+    hits = index.search(vector, k + 1)[0] if len(index) else []
+    minimum, _ = _thresholds(embedder.name)
+    ids = [pid for pid, score in hits if pid != petition.id and score >= minimum]
+    found = {p.id: p for p in session.scalars(select(Petition).where(Petition.id.in_(ids)))} if ids else {}
+    neighbours = [Neighbour(found[pid], float(score)) for pid, score in hits if pid in found]
+    passage = embedder.embed([petition_text(petition)], kind="passage")
+    return neighbours[:k], passage[0]
+
+
+# --- the whole decision ------------------------------------------------------------------------
+
+
+def _unit_infos(session: Session) -> list[scoring.UnitInfo]:
+    return [scoring.UnitInfo(u.id, u.code, u.name, u.name_en, u.level, tuple(u.area_codes or ()), tuple(u.categories or ()))
+            for u in catalog.list_units(session)]
+
+
+def _rules(session: Session) -> list[scoring.Rule]:
+    return [scoring.Rule(r.id, r.name, r.kind, r.pattern, r.unit_id, r.weight)
+            for r in session.scalars(select(RoutingRule).where(RoutingRule.active.is_(True)))]
+
+
+def _category_path(petition: Petition) -> list[str] | None:
+    node, names = petition.category, []
+    while node is not None:
+        names.insert(0, node.name)
+        node = node.parent
+    return names or None
+
+
+def do_route(session: Session, *, petition_id: int) -> RoutingDecision | None:
+    """Route one petition (idempotent: a second run replaces the first decision)."""
+    settings = get_settings()
+    petition = session.get(Petition, petition_id)
+    if petition is None:
+        return None
+    now = utcnow()
+    category, confidence, top3, source = classify(session, petition)
+    if petition.category_id is not None:
+        category, confidence, source = _category_path(petition), 1.0, "given"
+    elif category is not None and confidence >= settings.category_min_confidence:
+        node = catalog.resolve_category(session, "/".join(category))
+        if node is not None:
+            petition.category_id = node.id
+    try:
+        neighbours, vector = find_similar(session, petition)
+        embedder_name = INDEX.get()[0].name
+    except Exception:  # no embedder or index: route on duty lists and rules alone, say so in the log
+        log.exception("similar-case search unavailable for petition %s", petition.id)
+        neighbours, vector, embedder_name = [], None, None
+    _, duplicate = _thresholds(embedder_name or "")
+    session.execute(delete(SimilarLink).where(SimilarLink.petition_id == petition.id))
+    repeat_of = None
+    for rank, n in enumerate(neighbours):
+        kind = "similar"
+        if n.score >= duplicate:
+            same_person = petition.petitioner_id is not None and n.petition.petitioner_id == petition.petitioner_id
+            same_area = (petition.area_code or "")[:6] == (n.petition.area_code or "")[:6] and petition.area_code
+            recent = abs(petition.received_at - n.petition.received_at) <= timedelta(days=settings.group_window_days)
+            if same_person:
+                kind = "repeat"
+                repeat_of = repeat_of or n.petition.id
+            elif same_area and recent:
+                kind = "group"
+        session.add(SimilarLink(petition_id=petition.id, similar_id=n.petition.id, score=round(n.score, 4), kind=kind,
+                                rank=rank))
+    area_label = None
+    if petition.area_code:
+        area_label = "".join(a.name for a in _area_path(session, petition.area_code) if a.level != "city")
+    suggestions = scoring.score_units(
+        units=_unit_infos(session), text=petition_text(petition), category=category, category_confidence=confidence,
+        area_code=petition.area_code, area_label=area_label, rules=_rules(session),
+        similar=[scoring.SimilarCase(n.petition.id, n.petition.tracking_no, n.score, n.petition.lead_unit_id)
+                 for n in neighbours if n.petition.lead_unit_id],
+        fallback_unit=settings.petition_office_unit)[:3]
+    sure = scoring.decide(suggestions, threshold=settings.routing_auto_threshold, margin=settings.routing_auto_margin)
+    dispatched = False
+    if sure and petition.status == Status.REGISTERED and petition.lead_unit_id is None:
+        _dispatch(session, petition, suggestions[0], now)
+        dispatched = True
+    decision = session.scalar(select(RoutingDecision).where(RoutingDecision.petition_id == petition.id))
+    if decision is None:
+        decision = RoutingDecision(petition_id=petition.id)
+        session.add(decision)
+    decision.category = "/".join(category) if category else None
+    decision.category_confidence = round(confidence, 4) if category else None
+    decision.category_source, decision.category_top3 = source, top3
+    decision.suggestions = [s.as_dict() for s in suggestions]
+    decision.auto_assigned = dispatched or decision.auto_assigned
+    decision.needs_triage = petition.lead_unit_id is None and Status(petition.status) not in TERMINAL
+    decision.repeat_of_id, decision.embedder, decision.created_at = repeat_of, embedder_name, now
+    session.flush()
+    if vector is not None:
+        INDEX.add(petition.id, vector)
+    return decision
+
+
+def _area_path(session: Session, code: str) -> list:
+    path, current = [], catalog.get_area(session, code)
+    while current is not None:
+        path.insert(0, current)
+        current = catalog.get_area(session, current.parent_code) if current.parent_code else None
+    return path
+
+
+def _dispatch(session: Session, petition: Petition, best: scoring.Suggestion, now) -> None:
+    """Send the petition to the unit the router is sure of; that unit then decides on acceptance."""
+    petition.lead_unit_id = best.unit.id
+    session.add(Assignment(petition_id=petition.id, unit_id=best.unit.id, role=UnitRole.LEAD, assigned_by=ROUTER.name,
+                           assigned_at=now))
+    session.flush()
+    session.expire(petition, ["assignments"])
+    audit.append(session, actor=ROUTER.name, action="dispatch", petition_id=petition.id, from_status=petition.status,
+                 to_status=petition.status, reason="automatic: " + "; ".join(r.zh for r in best.reasons)[:1000],
+                 data={"unit": best.unit.code, "score": round(min(1.0, best.score / scoring.FULL), 3)}, at=now)
+
+
+# --- staff operations --------------------------------------------------------------------------
+
+
+def get_decision(session: Session, petition: Petition) -> RoutingDecision | None:
+    """Return the routing decision of a petition, if routed."""
+    return session.scalar(select(RoutingDecision).where(RoutingDecision.petition_id == petition.id))
+
+
+def list_links(session: Session, petition: Petition) -> list[tuple[SimilarLink, Petition]]:
+    """Return a petition's similar, repeat and group links with the linked petitions, best first."""
+    rows = session.execute(select(SimilarLink, Petition).join(Petition, Petition.id == SimilarLink.similar_id)
+                           .where(SimilarLink.petition_id == petition.id).order_by(SimilarLink.rank))
+    return [(link, other) for link, other in rows]
+
+
+def list_triage(session: Session, *, limit: int = 100) -> list[tuple[Petition, RoutingDecision | None]]:
+    """List petitions waiting for a person to choose the unit, oldest first."""
+    routed = select(RoutingDecision.petition_id).where(RoutingDecision.needs_triage.is_(False))
+    rows = session.scalars(select(Petition).where(Petition.status == Status.REGISTERED, Petition.lead_unit_id.is_(None),
+                                                  Petition.id.not_in(routed)).order_by(Petition.received_at).limit(limit))
+    return [(p, get_decision(session, p)) for p in rows]
+
+
+def do_correct_category(session: Session, *, petition: Petition, category: str, reason: str | None, actor: Actor
+                        ) -> CategoryCorrection:
+    """Correct a petition's category and keep the correction as training data."""
+    node = catalog.resolve_category(session, category)
+    if node is None:
+        raise RoutingError(f"unknown category {category!r}")
+    before = _category_path(petition)
+    petition.category_id = node.id
+    session.flush()
+    session.expire(petition, ["category"])
+    after = _category_path(petition)
+    correction = CategoryCorrection(petition_id=petition.id, from_category="/".join(before) if before else None,
+                                    to_category="/".join(after), title=petition.title, content=petition.content,
+                                    reason=reason, actor=actor.name)
+    session.add(correction)
+    session.flush()
+    audit.append(session, actor=actor.name, action="recategorise", petition_id=petition.id, from_status=petition.status,
+                 to_status=petition.status, reason=reason, data={"from": correction.from_category, "to": correction.to_category})
+    return correction
+
+
+def list_corrections(session: Session) -> list[CategoryCorrection]:
+    """Return all category corrections, oldest first."""
+    return list(session.scalars(select(CategoryCorrection).order_by(CategoryCorrection.id)))
+
+
+def _rule_unit(session: Session, *, kind: str, pattern: str, unit_code: str) -> Unit:
+    if kind not in ("keyword", "category", "area"):
+        raise RoutingError("kind must be keyword, category or area")
+    unit = catalog.get_unit_by_code(session, unit_code)
+    if unit is None:
+        raise RoutingError(f"unknown unit {unit_code!r}")
+    if kind == "category" and catalog.resolve_category(session, pattern) is None:
+        raise RoutingError(f"unknown category {pattern!r}")
+    if kind == "area" and catalog.get_area(session, pattern) is None:
+        raise RoutingError(f"unknown area {pattern!r}")
+    return unit
+
+
+def create_rule(session: Session, *, name: str, kind: str, pattern: str, unit_code: str, weight: float, actor: Actor
+                ) -> RoutingRule:
+    """Add an admin routing rule."""
+    unit = _rule_unit(session, kind=kind, pattern=pattern, unit_code=unit_code)
+    rule = RoutingRule(name=name, kind=kind, pattern=pattern, unit_id=unit.id, weight=weight, created_by=actor.name)
+    session.add(rule)
+    session.flush()
+    return rule
+
+
+def update_rule(session: Session, *, rule_id: int, name: str, kind: str, pattern: str, unit_code: str, weight: float
+                ) -> RoutingRule:
+    """Replace a rule's fields and switch it on."""
+    rule = get_rule(session, rule_id)
+    unit = _rule_unit(session, kind=kind, pattern=pattern, unit_code=unit_code)
+    rule.name, rule.kind, rule.pattern, rule.unit_id, rule.weight, rule.active = name, kind, pattern, unit.id, weight, True
+    session.flush()
+    return rule
+
+
+def list_rules(session: Session) -> list[tuple[RoutingRule, Unit]]:
+    """Return the rules with their units."""
+    return list(session.execute(select(RoutingRule, Unit).join(Unit, Unit.id == RoutingRule.unit_id).order_by(RoutingRule.id)))
+
+
+def get_rule(session: Session, rule_id: int) -> RoutingRule:
+    """Return a rule or raise."""
+    rule = session.get(RoutingRule, rule_id)
+    if rule is None:
+        err = RoutingError(f"no rule {rule_id}")
+        err.status = 404
+        raise err
+    return rule
+
+
+def rebuild_index(session: Session, *, batch: int = 256) -> int:
+    """Embed every petition again and replace the persisted index; return how many were indexed."""
+    from nlu.embeddings import load_embedder
+    from routing.index import VectorIndex
+
+    settings = get_settings()
+    embedder = load_embedder(settings.embedder)
+    index = VectorIndex.create(embedder_name=embedder.name, dim=embedder.dim)
+    last_id, total = 0, 0
+    while True:
+        rows = list(session.scalars(select(Petition).where(Petition.id > last_id).order_by(Petition.id).limit(batch)))
+        if not rows:
+            break
+        index.add([p.id for p in rows], embedder.embed([petition_text(p) for p in rows], kind="passage"))
+        last_id, total = rows[-1].id, total + len(rows)
+    index.save(_path(settings.index_dir))
+    INDEX.reset()
+    return total
+

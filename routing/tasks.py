@@ -1,0 +1,28 @@
+"""Routing work: every registered petition is routed in the background."""
+
+from __future__ import annotations
+
+from core.db import get_database
+from core.events import PetitionRegistered, subscribe
+from core.settings import get_settings
+from core.tasks import get_runner, task
+from routing import service
+
+
+@task("routing.route_petition", max_retries=3)
+def route_petition(petition_id: int) -> dict | None:
+    """Classify, link similar cases and suggest or assign the unit, in its own transaction."""
+    with get_database().transaction() as session:
+        decision = service.do_route(session, petition_id=petition_id)
+        if decision is None:
+            return None
+        return {"petition_id": petition_id, "auto_assigned": decision.auto_assigned,
+                "top": decision.suggestions[0]["unit"] if decision.suggestions else None}
+
+
+def _on_registered(event: PetitionRegistered) -> None:
+    if get_settings().route_on_register:
+        get_runner().submit("routing.route_petition", {"petition_id": event.petition_id})
+
+
+subscribe(PetitionRegistered, _on_registered)
