@@ -18,6 +18,7 @@ from bot import engine
 from bot import service as conversations
 from channels.models import InboxMessage, OutboxMessage
 from core.db import Database, utcnow
+from core.tasks import enqueue
 
 log = logging.getLogger(__name__)
 
@@ -108,6 +109,8 @@ def process(db: Database, msg: InboundMessage, *, in_band: bool = False) -> Resu
                                 sent_at=now if in_band else None, created_at=now)
             session.add(row)
             session.flush()
+            if not in_band:
+                enqueue(session, "channels.send_outbox", outbox_id=row.id)
             out.append(OutboundMessage(msg.channel, msg.sender, reply.text, reply.quick_replies, line.seq, row.id))
         inbox.status, inbox.processed_at, inbox.error = "processed", now, None
         return Result(conv.id, out)
@@ -134,7 +137,12 @@ def receive(db: Database, msg: InboundMessage, *, in_band: bool = False) -> Resu
         raise
 
 
-def enqueue_agent_message(session: Session, *, conv, seq: int, text: str, quick_replies: list[str] | None = None) -> None:
-    """Put a message written outside a citizen's turn (agent, notification) in the outbox."""
-    session.add(OutboxMessage(channel=conv.channel, recipient=conv.external_id, conversation_id=conv.id, seq=seq,
-                              text=text, quick_replies=quick_replies or [], status="pending", created_at=utcnow()))
+def enqueue_agent_message(session: Session, *, conv, seq: int, text: str, quick_replies: list[str] | None = None
+                          ) -> OutboxMessage:
+    """Put a message written outside a citizen's turn (agent, notification) in the outbox; it is sent after commit."""
+    row = OutboxMessage(channel=conv.channel, recipient=conv.external_id, conversation_id=conv.id, seq=seq, text=text,
+                        quick_replies=quick_replies or [], status="pending", created_at=utcnow())
+    session.add(row)
+    session.flush()
+    enqueue(session, "channels.send_outbox", outbox_id=row.id)
+    return row
