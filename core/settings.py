@@ -62,6 +62,37 @@ class Settings(BaseSettings):
     duplicate_min_score_lexical: float = 0.55
     group_window_days: int = 30
 
+    # The public base URL platforms call us at (Twilio signs the full URL it requested).
+    public_base_url: str = "http://127.0.0.1:8000"
+    media_dir: str = "var/media"
+
+    # WeChat official account and mini-program (channels/wechat). The API base is a setting so that
+    # tests can point it at a local stand-in.
+    wechat_token: SecretStr | None = None
+    wechat_appid: str | None = None
+    wechat_appsecret: SecretStr | None = None
+    wechat_aes_key: SecretStr | None = None
+    wechat_api_base: str = "https://api.weixin.qq.com"
+    wechat_template_id: str | None = None
+    miniprogram_appid: str | None = None
+    miniprogram_secret: SecretStr | None = None
+
+    # Twilio SMS and Voice (channels/sms, channels/phone).
+    twilio_account_sid: str | None = None
+    twilio_auth_token: SecretStr | None = None
+    twilio_from: str | None = None
+    twilio_api_base: str | None = None
+    twilio_agent_number: str | None = None
+
+    # Speech to text (channels/phone): faster-whisper model directories, assembled by `petition models install`.
+    transcriber_model_dir: str = "models/whisper-base"
+    transcriber_english_model_dir: str | None = None
+    max_recording_seconds: int = 120
+
+    # Open311 GeoReport v2 (channels/open311).
+    open311_api_key: SecretStr | None = None
+    open311_jurisdiction_id: str = "changsha.gov.cn"
+
     host: str = "127.0.0.1"
     port: int = 8000
     log_level: str = "INFO"
