@@ -19,8 +19,20 @@ CODE = re.compile(r"(?<![A-Za-z0-9-])([2-9A-HJ-NP-Za-hj-np-z]{8})(?![A-Za-z0-9-]
 SATISFIED = re.compile(r"不满意|not satisfied|unsatisfied|dissatisfied|unhappy", re.I)
 
 
+VERIFIED_PHONE_CHANNELS = ("sms", "phone")
+
+
 def _source(turn: Turn) -> str:
     return cases.source_digest(turn.conv.channel, turn.conv.external_id)
+
+
+def verified_phone(turn: Turn) -> str | None:
+    """Return the phone number the channel itself vouches for (the SMS sender, the caller), if any."""
+    if turn.conv.channel not in VERIFIED_PHONE_CHANNELS:
+        return None
+    digits = re.sub(r"\D", "", turn.conv.external_id)
+    # Twilio sends E.164 (+8613812345678); petitioners' phones are stored as dialled (13812345678).
+    return digits[2:] if digits.startswith("86") and len(digits) == 13 else digits
 
 
 def code_in(text: str) -> str | None:
@@ -86,7 +98,7 @@ def _resolve(turn: Turn, *, first: bool) -> None:
         code = code_in(turn.text)
     source = _source(turn)
     if tracking_no is None:
-        own = cases.list_by_source(turn.session, source)
+        own = cases.list_by_source(turn.session, source, verified_phone=verified_phone(turn))
         if flow != "query" and own:
             return _found(turn, own[0])
         if flow == "query" and own and first:
@@ -100,7 +112,8 @@ def _resolve(turn: Turn, *, first: bool) -> None:
         turn.say("ask_tracking_no")
         return None
     try:
-        petition = cases.access_citizen(turn.session, tracking_no, source=source, code=code)
+        petition = cases.access_citizen(turn.session, tracking_no, source=source, code=code,
+                                        verified_phone=verified_phone(turn))
     except cases.NotFound:
         if code is None:
             turn.set_state(step="code", tracking_no=tracking_no)

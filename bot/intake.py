@@ -49,7 +49,12 @@ class Intake:
     def start(self) -> None:
         """Open the form with whatever the first message says."""
         text, parse = self.turn.text, self.turn.parse
+        from bot.followup import verified_phone
+
         self.slots = {}
+        phone = verified_phone(self.turn)
+        if phone:
+            self.slots["phone"] = phone  # the channel vouches for it: never ask
         self.harvest()
         content = _strip_opening(text) if parse.intent == "file_petition" else text
         if parse.intent == "anonymous":

@@ -191,17 +191,36 @@ def access(session: Session, tracking_no: str, actor: Actor) -> Petition:
     return petition
 
 
-def list_by_source(session: Session, source: str, *, limit: int = 5) -> list[Petition]:
-    """List the petitions a channel identity filed, newest first."""
-    return list(session.scalars(select(Petition).where(Petition.source_hash == source)
+def _owned_by(source: str | None, verified_phone: str | None):
+    """Return the condition for petitions of a channel identity or of a verified phone number."""
+    conditions = []
+    if source:
+        conditions.append(Petition.source_hash == source)
+    if verified_phone:
+        # A phone number the channel itself verified (the SMS sender, the caller) is one person everywhere.
+        by_phone = select(Petitioner.id).where(Petitioner.phone_hash == pii().lookup_hash(verified_phone))
+        conditions.append(Petition.petitioner_id.in_(by_phone))
+    return or_(*conditions) if conditions else None
+
+
+def list_by_source(session: Session, source: str | None, *, verified_phone: str | None = None, limit: int = 5
+                   ) -> list[Petition]:
+    """List the petitions a channel identity filed, or that carry its verified phone, newest first."""
+    condition = _owned_by(source, verified_phone)
+    if condition is None:
+        return []
+    return list(session.scalars(select(Petition).where(condition)
                                 .order_by(Petition.received_at.desc(), Petition.id.desc()).limit(limit)))
 
 
-def access_citizen(session: Session, tracking_no: str, *, source: str | None = None, code: str | None = None) -> Petition:
-    """Return a petition for the identity that filed it or for the holder of its query code."""
-    petition = session.scalar(select(Petition).where(Petition.tracking_no == tracking_no.upper()))
-    if petition is not None and source and petition.source_hash == source:
-        return petition
+def access_citizen(session: Session, tracking_no: str, *, source: str | None = None, code: str | None = None,
+                   verified_phone: str | None = None) -> Petition:
+    """Return a petition for the identity that filed it, its verified phone, or the holder of its query code."""
+    condition = _owned_by(source, verified_phone)
+    if condition is not None:
+        petition = session.scalar(select(Petition).where(Petition.tracking_no == tracking_no.upper(), condition))
+        if petition is not None:
+            return petition
     if code:
         return access_public(session, tracking_no.upper(), code)
     raise NotFound("no petition with this tracking number for this identity")

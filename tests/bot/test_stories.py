@@ -3,6 +3,7 @@
 A step may hold:
   user: what the citizen sends ({tracking_no} and {code} are the last registration's)
   other: what the same citizen sends from another channel identity (a second conversation)
+A story may name its `channel` and `sender` (default: web chat, a new id) and `other_channel` / `other_sender`.
   bot: a substring, or a list of substrings, that the bot's replies must contain
   bot_not: substrings the replies must not contain
   quick: a quick reply that must be offered
@@ -48,24 +49,30 @@ def _load() -> list[dict]:
 ALL = _load()
 
 
-def _send(db, conversation_id: str, text: str, locale: str) -> list[str]:
-    result = service.receive(db, service.InboundMessage(channel="webchat", sender=conversation_id,
+def _send(db, channel: str, conversation_id: str, text: str, locale: str) -> list[str]:
+    result = service.receive(db, service.InboundMessage(channel=channel, sender=conversation_id,
                                                         message_id=uuid.uuid4().hex, text=text, locale=locale))
     return [r.text for r in result.replies]
 
 
+CHANNEL = {"value": "webchat"}
+
+
 def _conversation(session, conversation_id: str) -> Conversation:
-    return conversations.get_by_identity(session, channel="webchat", external_id=conversation_id)
+    return conversations.get_by_identity(session, channel=CHANNEL["value"], external_id=conversation_id)
 
 
 def _newest_petition(session, conversation_id: str) -> Petition | None:
-    source = cases.source_digest("webchat", conversation_id)
+    source = cases.source_digest(CHANNEL["value"], conversation_id)
     return session.scalar(select(Petition).where(Petition.source_hash == source).order_by(Petition.id.desc()).limit(1))
 
 
 @pytest.mark.parametrize("story", ALL, ids=[f"{s['file']}:{s['story']}" for s in ALL])
 def test_story(db, story):
-    conversation_id = f"story-{uuid.uuid4().hex}"
+    conversation_id = str(story.get("sender") or f"story-{uuid.uuid4().hex}")
+    other_id = str(story.get("other_sender") or f"{conversation_id}-other")
+    channel = CHANNEL["value"] = story.get("channel", "webchat")
+    other_channel = story.get("other_channel", channel)
     locale = story.get("locale", "zh-CN")
     memory: dict[str, str] = {}
     transcript: list[str] = []
@@ -74,7 +81,8 @@ def test_story(db, story):
         replies: list[str] = []
         if "user" in step or "other" in step:
             text = str(step.get("user", step.get("other"))).format(**memory)
-            replies = _send(db, conversation_id if "user" in step else f"{conversation_id}-other", text, locale)
+            replies = _send(db, channel, conversation_id, text, locale) if "user" in step else \
+                _send(db, other_channel, other_id, text, locale)
             transcript.append(f"> {text}\n" + "\n".join(f"< {r}" for r in replies))
         elif "agent" in step:
             _agent(db, conversation_id, step["agent"])
