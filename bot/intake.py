@@ -387,7 +387,9 @@ class Intake:
         t, s = self.turn, self.slots
         i = messages.lang_index(t.locale)
         none = messages.t("none", t.locale)
-        place = " ".join(p for p in (s.get("area_name"), s.get("address")) if p) or none
+        address, area_name = s.get("address") or "", s.get("area_name") or ""
+        place = address if area_name and address.startswith(area_name) else " ".join(p for p in (area_name, address) if p)
+        place = place or none
         previous = messages.t("yes" if s.get("previous") else "no", t.locale)
         if s.get("previous_no"):
             previous += f" ({s['previous_no']})"

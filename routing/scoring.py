@@ -9,6 +9,8 @@ W_CATEGORY = 0.45
 W_SUBCATEGORY = 0.1
 W_AREA = {"street": 0.3, "district": 0.25, "city": 0.1}
 W_SIMILAR = 0.15
+# When the category is uncertain, who handled the most similar past cases says more.
+W_SIMILAR_UNSURE = 0.25
 FULL = W_CATEGORY + W_SUBCATEGORY + W_AREA["street"] + W_SIMILAR
 
 
@@ -116,13 +118,14 @@ def score_units(*, units: list[UnitInfo], text: str, category: list[str] | None,
             s.add(Reason("rule", f"规则「{rule.name}」：{rule.pattern}", f"Rule \"{rule.name}\": {rule.pattern}", rule.weight))
     handled = [c for c in similar if c.unit_id in by_id]
     total = sum(c.score for c in handled) or 1.0
+    w_similar = W_SIMILAR + W_SIMILAR_UNSURE * (1.0 - (category_confidence if category else 0.0))
     for unit_id in {c.unit_id for c in handled}:
         cases = [c for c in handled if c.unit_id == unit_id]
         share = sum(c.score for c in cases) / total
         examples = "、".join(c.tracking_no for c in cases[:2])
         by_id[unit_id].add(Reason("similar", f"{len(cases)}件相似案件由该单位办理（如{examples}）",
                                   f"{len(cases)} similar past case(s) handled by this unit (e.g. {examples.replace('、', ', ')})",
-                                  W_SIMILAR * share))
+                                  w_similar * share))
     ranked = sorted((s for s in by_id.values() if s.reasons), key=lambda s: (-s.score, s.unit.level != "street",
                                                                              s.unit.code))
     if not ranked and fallback_unit:
