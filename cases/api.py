@@ -10,7 +10,7 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from sqlalchemy.orm import Session
 
 from cases import audit, catalog, service
-from cases.enums import Channel, Status
+from cases.enums import STATUS_LABELS, Channel, Status
 from cases.models import Petition
 from cases.schemas import (
     TRACKING_NO,
@@ -35,24 +35,6 @@ from core.web import StaffActor, transaction
 
 router = APIRouter(prefix="/api/v1")
 
-STATUS_LABELS = {
-    Status.REGISTERED: ("已登记", "Registered"),
-    Status.ACCEPTED: ("已受理", "Accepted"),
-    Status.NOT_ACCEPTED: ("不予受理", "Not accepted"),
-    Status.FORWARDED: ("已转送", "Forwarded"),
-    Status.ASSIGNED: ("已交办", "Assigned"),
-    Status.IN_PROGRESS: ("办理中", "In progress"),
-    Status.REPLIED: ("已答复", "Replied"),
-    Status.CLOSED: ("已办结", "Closed"),
-    Status.REVIEW_REQUESTED: ("已申请复查", "Review requested"),
-    Status.UNDER_REVIEW: ("复查中", "Under review"),
-    Status.REVIEW_REPLIED: ("已复查", "Review replied"),
-    Status.REEXAM_REQUESTED: ("已申请复核", "Re-examination requested"),
-    Status.UNDER_REEXAM: ("复核中", "Under re-examination"),
-    Status.FINAL: ("复核终结", "Final"),
-    Status.WITHDRAWN: ("已撤回", "Withdrawn"),
-    Status.MERGED: ("已合并", "Merged"),
-}
 
 
 def _raise(exc: service.CaseError | catalog.CatalogError):

@@ -25,6 +25,27 @@ class Status(StrEnum):
 TERMINAL = frozenset({Status.NOT_ACCEPTED, Status.FORWARDED, Status.CLOSED, Status.FINAL, Status.WITHDRAWN, Status.MERGED})
 
 
+# How a status reads for citizens and staff: (Chinese, English).
+STATUS_LABELS: dict[Status, tuple[str, str]] = {
+    Status.REGISTERED: ("已登记", "Registered"),
+    Status.ACCEPTED: ("已受理", "Accepted"),
+    Status.NOT_ACCEPTED: ("不予受理", "Not accepted"),
+    Status.FORWARDED: ("已转送", "Forwarded"),
+    Status.ASSIGNED: ("已交办", "Assigned"),
+    Status.IN_PROGRESS: ("办理中", "In progress"),
+    Status.REPLIED: ("已答复", "Replied"),
+    Status.CLOSED: ("已办结", "Closed"),
+    Status.REVIEW_REQUESTED: ("已申请复查", "Review requested"),
+    Status.UNDER_REVIEW: ("复查中", "Under review"),
+    Status.REVIEW_REPLIED: ("已复查", "Review replied"),
+    Status.REEXAM_REQUESTED: ("已申请复核", "Re-examination requested"),
+    Status.UNDER_REEXAM: ("复核中", "Under re-examination"),
+    Status.FINAL: ("复核终结", "Final"),
+    Status.WITHDRAWN: ("已撤回", "Withdrawn"),
+    Status.MERGED: ("已合并", "Merged"),
+}
+
+
 class Action(StrEnum):
     ACCEPT = "accept"
     NOT_ACCEPT = "not_accept"

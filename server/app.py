@@ -15,6 +15,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from cases.api import router as cases_router
 from channels.api import router as agent_router
+from channels.open311.api import router as open311_router
 from channels.webchat.api import STATIC as WEBCHAT_STATIC
 from channels.webchat.api import router as webchat_router
 from core import db as core_db
@@ -92,6 +93,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(cases_router)
     app.include_router(agent_router)
     app.include_router(routing_router)
+    app.include_router(open311_router)
     app.include_router(webchat_router)
     app.mount("/static/webchat", StaticFiles(directory=WEBCHAT_STATIC), name="webchat-static")
 
