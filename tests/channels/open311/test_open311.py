@@ -15,7 +15,6 @@ from cases import catalog
 from cases import service as cases
 from cases.models import Petition, Supplement
 from cases.schemas import PetitionCreate, TransitionIn
-from channels.open311.api import router
 from core.db import utcnow
 from core.settings import configure
 from server.app import create_app
@@ -32,10 +31,7 @@ DESCRIPTION = "我家小区申请的公租房一年多还没有分配结果，�
 
 
 def _app(settings):
-    app = create_app(settings)
-    if not any(getattr(r, "path", "").startswith(BASE) for r in app.routes):
-        app.include_router(router)  # until server/app.py includes it
-    return app
+    return create_app(settings)
 
 
 @pytest.fixture
