@@ -25,6 +25,10 @@ log = logging.getLogger(__name__)
 MAX_TEXT = 10_000
 
 
+class ForeignMessage(ValueError):
+    """A message id that another sender already used: never answer with someone else's replies."""
+
+
 @dataclass(frozen=True)
 class InboundMessage:
     """A citizen's message as any channel delivers it."""
@@ -85,6 +89,8 @@ def process(db: Database, msg: InboundMessage, *, in_band: bool = False) -> Resu
         conv = conversations.get_by_identity(session, channel=msg.channel, external_id=msg.sender, for_update=True)
         inbox = session.scalar(select(InboxMessage).where(InboxMessage.channel == msg.channel,
                                                           InboxMessage.platform_msg_id == msg.message_id))
+        if inbox.sender != msg.sender:
+            raise ForeignMessage(f"{msg.channel} message {msg.message_id} belongs to another sender")
         if inbox.status == "processed":
             return Result(conv.id, stored_replies(session, inbox), duplicate=True)
         now = utcnow()

@@ -18,6 +18,7 @@ from channels.api import router as agent_router
 from channels.open311.api import router as open311_router
 from channels.webchat.api import STATIC as WEBCHAT_STATIC
 from channels.webchat.api import router as webchat_router
+from channels.wechat.api import router as wechat_router
 from core import db as core_db
 from core import security
 from core.logging import configure_logging
@@ -94,6 +95,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(agent_router)
     app.include_router(routing_router)
     app.include_router(open311_router)
+    app.include_router(wechat_router)
     app.include_router(webchat_router)
     app.mount("/static/webchat", StaticFiles(directory=WEBCHAT_STATIC), name="webchat-static")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import logging
 import re
@@ -60,9 +61,10 @@ def _author(raw: str) -> str:
 
 
 def _chat(db: Database, body: ChatIn) -> ChatOut:
-    result = service.receive(db, service.InboundMessage(channel=CHANNEL, sender=body.conversation_id,
-                                                        message_id=body.message_id, text=body.text, locale=body.locale),
-                             in_band=True)
+    # Message ids are the client's: scope them to the conversation so that one chat cannot replay another's.
+    scoped = hashlib.sha256(f"{body.conversation_id}:{body.message_id}".encode()).hexdigest()
+    result = service.receive(db, service.InboundMessage(channel=CHANNEL, sender=body.conversation_id, message_id=scoped,
+                                                        text=body.text, locale=body.locale), in_band=True)
     return ChatOut(replies=[ReplyOut(text=r.text, quick_replies=r.quick_replies, seq=r.seq) for r in result.replies])
 
 

@@ -172,3 +172,10 @@ def test_web_chat_replies_are_recorded_as_delivered(client, db):
         rows = s.scalars(select(OutboxMessage)).all()
     assert rows and {(r.status, r.attempts) for r in rows} == {("delivered", 1)}
     assert all(r.sent_at is not None and r.inbox_id is not None for r in rows)
+
+
+def test_one_chat_cannot_replay_anothers_message_id(client, db):
+    mine = chat(client, uuid.uuid4().hex, "我叫张三，电话13812345678，我要投诉", message_id="shared-0001").json()
+    theirs = chat(client, uuid.uuid4().hex, "你好", message_id="shared-0001").json()
+    assert theirs != mine and "13812345678" not in str(theirs)
+    assert count(db, InboxMessage) == 2
