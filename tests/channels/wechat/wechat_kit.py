@@ -173,14 +173,10 @@ def wechat_settings(settings, standin, tmp_path):
 
 
 def make_app(configured):
-    """Build the app for these settings, with the WeChat routes whether or not server/app.py includes them yet."""
-    from channels.wechat.api import router
+    """Build the app for these settings."""
     from server.app import create_app
 
-    app = create_app(configured)
-    if not any(getattr(r, "path", None) == "/channels/wechat" for r in app.routes):
-        app.include_router(router)
-    return app
+    return create_app(configured)
 
 
 def settle(timeout: float = 30.0) -> None:
