@@ -13,6 +13,7 @@ $(STAMP): pyproject.toml constraints.txt
 	$(PY) -m pip install --quiet --upgrade pip setuptools wheel
 	# torch==2.13.0 is pinned in pyproject.toml with the rest, so pip takes the CPU build.
 	$(PY) -m pip install --quiet -c constraints.txt -e '.[dev]'
+	$(VENV)/bin/petition models install --target models
 	touch $(STAMP)
 
 setup: $(STAMP)

