@@ -191,3 +191,20 @@ def test_help_gets_the_help_text_and_how_to_unsubscribe(client, db):
     answer = messages_of(tw.post(client, PATH, sms("HELP", 30)))
     assert any("转人工" in a for a in answer)
     assert "STOP" in answer[-1] and "TD" in answer[-1]
+
+
+def test_a_whole_petition_by_sms_ends_registered_and_followable(client, db):
+    sender = "+8613912348888"
+    turns = ["我要投诉，雨花区东塘街道的菜市场占道经营，早上车都过不去，希望城管整治", "跳过", "跳过", "1", "没有", "李娜",
+             "同意", "确认提交"]
+    answers = [" ".join(messages_of(tw.post(client, PATH, sms(text, 9000 + i, sender)))) for i, text in enumerate(turns)]
+    assert "受理编号" in answers[-1] and "查询码" in answers[-1]
+    assert "联系电话：13912348888" in answers[-2]  # the sender's number, verified by the network, is never asked
+    tracking_no = answers[-1].split("受理编号：")[1][:18]
+    status = " ".join(messages_of(tw.post(client, PATH, sms(f"查询 {tracking_no}", 9100, sender))))
+    assert tracking_no in status and "已登记" in status
+    with db.session() as s:
+        from cases.models import Petition
+
+        petition = s.scalar(select(Petition).where(Petition.tracking_no == tracking_no))
+        assert (petition.channel, petition.area_code[:6], petition.petitioner.phone) == ("sms", "430111", "13912348888")
