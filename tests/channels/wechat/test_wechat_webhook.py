@@ -114,6 +114,8 @@ def test_voice_without_recognition_is_downloaded_and_transcribed(wechat, db, sta
     if not ((model if model.is_absolute() else ROOT / model) / "model.bin").is_file():
         pytest.skip("no Whisper model installed (petition models install)")
     clip = SPEECH / "zh_fireredasr_BAC009S0764W0121.wav"  # 甚至出现交易几乎停滞的情况
+    if not clip.exists():
+        pytest.skip(f"shared speech data not found at {clip.parent}")
     media_id = "Gq4fSbGJdm2bKmP9aFqzJ0e5tWMkZ1_xXJr8n2oVbYwOQEhgBvTz7CRlAacKf3iN"
     standin.media[media_id] = (_amr(clip, tmp_path / "voice.amr"), "audio/amr")
     # Downloading and transcribing can outlast WeChat's five seconds (the first time, Whisper loads): take
