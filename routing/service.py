@@ -158,8 +158,8 @@ def find_similar(session: Session, petition: Petition, *, k: int = 10) -> tuple[
     ids = [pid for pid, score in hits if pid != petition.id and score >= minimum]
     found = {p.id: p for p in session.scalars(select(Petition).where(Petition.id.in_(ids)))} if ids else {}
     neighbours = [Neighbour(found[pid], float(score)) for pid, score in hits if pid in found]
-    passage = embedder.embed([petition_text(petition)], kind="passage")
-    return neighbours[:k], passage[0]
+    # One embedding serves both: stored "query" vectors retrieve each other better than passage ones (bench/retrieval.py).
+    return neighbours[:k], vector[0]
 
 
 # --- the whole decision ------------------------------------------------------------------------
@@ -380,7 +380,7 @@ def rebuild_index(session: Session, *, batch: int = 256) -> int:
         rows = list(session.scalars(select(Petition).where(Petition.id > last_id).order_by(Petition.id).limit(batch)))
         if not rows:
             break
-        index.add([p.id for p in rows], embedder.embed([petition_text(p) for p in rows], kind="passage"))
+        index.add([p.id for p in rows], embedder.embed([petition_text(p) for p in rows], kind="query"))
         last_id, total = rows[-1].id, total + len(rows)
     index.save(_path(settings.index_dir))
     INDEX.reset()
