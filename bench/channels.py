@@ -31,6 +31,7 @@ import uuid
 from pathlib import Path
 
 import httpx
+from _common import free_port, pct, wait_up
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -52,43 +53,10 @@ class ReadsTheText:
 
 def create():
     speech.set_transcriber(ReadsTheText())
-    app = base()
-    paths = {getattr(r, "path", "") for r in app.routes}
-    if "/channels/sms/twilio" not in paths:
-        from channels.sms.api import router
-        app.include_router(router)
-    if "/channels/phone/twilio/incoming" not in paths:
-        from channels.phone.api import router
-        app.include_router(router)
-    return app
+    return base()
 """
 TEXTS = ["我要投诉，小区楼下的饭店每天晚上油烟很大，窗户都不能开", "岳麓区麓谷街道", "枫林三路12号", "三个月前",
          "希望环保部门检查处理", "3个人", "没有", "张三", "同意", "确认提交"]
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_up(url: str, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(url, timeout=2).status_code < 500:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.3)
-    raise RuntimeError(f"{url} did not come up")
-
-
-def pct(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
 
 
 class Signer:

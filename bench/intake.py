@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -24,6 +23,7 @@ import uuid
 from pathlib import Path
 
 import httpx
+from _common import free_port, pct, wait_up
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = [
@@ -52,29 +52,6 @@ class Body(BaseModel):
 def echo(body: Body):
     return {"replies": [{"text": body.text, "quick_replies": []}]}
 """
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_up(url: str, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(url, timeout=2).status_code < 500:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.3)
-    raise RuntimeError(f"{url} did not come up")
-
-
-def pct(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
 
 
 def citizen(base: str, latencies: list[float], errors: list[str], registered: list[int]) -> None:

@@ -5,13 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import case, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from bot import messages
 from bot.models import Conversation, ConversationMessage
 from core.accounts import Actor
-from core.db import utcnow
+from core.db import insert_for, utcnow
 
 MODES = ("bot", "waiting", "agent", "closed")
 
@@ -33,7 +32,7 @@ def normalise_locale(locale: str | None) -> str:
 
 def ensure(session: Session, *, channel: str, external_id: str, locale: str | None = None) -> None:
     """Create the conversation for this channel identity unless it exists (safe under concurrency)."""
-    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    insert = insert_for(session)
     now = utcnow()
     session.execute(insert(Conversation).values(
         channel=channel, external_id=external_id, locale=normalise_locale(locale), mode="bot", state={}, misses=0,

@@ -8,7 +8,6 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, or_, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, selectinload
 
 from cases import audit, catalog
@@ -18,7 +17,7 @@ from cases.models import Assignment, Feedback, Petition, Petitioner, Reply, Supp
 from cases.schemas import PetitionCreate, PetitionerIn, TransitionIn
 from cases.workflow import MOVES
 from core.accounts import SYSTEM, Actor, Role
-from core.db import utcnow
+from core.db import insert_for, utcnow
 from core.events import PetitionRegistered, PetitionStatusChanged, publish
 from core.security import pii
 from core.settings import get_settings
@@ -61,7 +60,7 @@ def clock() -> Clock:
 
 def _next_tracking_no(session: Session, at: datetime) -> str:
     day = at.astimezone(ZoneInfo(get_settings().timezone)).strftime("%Y%m%d")
-    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    insert = insert_for(session)
     # One atomic upsert per number: concurrent registrations on the same day never share one.
     stmt = insert(TrackingCounter).values(day=day, last=1)
     stmt = stmt.on_conflict_do_update(index_elements=[TrackingCounter.day], set_={"last": TrackingCounter.last + 1})

@@ -11,13 +11,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from bot import engine
 from bot import service as conversations
 from channels.models import InboxMessage, OutboxMessage
-from core.db import Database, utcnow
+from core.db import Database, insert_for, utcnow
 from core.tasks import enqueue
 
 log = logging.getLogger(__name__)
@@ -63,17 +62,13 @@ class Result:
     duplicate: bool = False
 
 
-def _insert(session: Session):
-    return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-
-
 def store(db: Database, msg: InboundMessage) -> None:
     """Store the inbound message and its conversation, once; committed before any processing."""
     if not msg.message_id or len(msg.message_id) > 128:
         raise ValueError("message_id must be 1 to 128 characters")
     with db.transaction() as session:
         conversations.ensure(session, channel=msg.channel, external_id=msg.sender, locale=msg.locale)
-        session.execute(_insert(session)(InboxMessage).values(
+        session.execute(insert_for(session)(InboxMessage).values(
             channel=msg.channel, platform_msg_id=msg.message_id, sender=msg.sender, text=msg.text[:MAX_TEXT] if
             msg.text else "", media=msg.media or {}, locale=msg.locale, status="received", attempts=0,
             received_at=msg.received_at or utcnow()).on_conflict_do_nothing(index_elements=["channel", "platform_msg_id"]))
