@@ -1,5 +1,1 @@
-"""The web console for agents, handlers, supervisors, analysts and admins.
-
-Will own login, roles and unit scoping, the pages of each role, dashboards and the risk map.
-Nothing is implemented here yet.
-"""
+"""The web console under /console: login, roles and unit scoping, pages for every staff role."""

@@ -63,6 +63,7 @@ class Action(StrEnum):
     EXTEND = "extend"
     WITHDRAW = "withdraw"
     MERGE = "merge"
+    OBJECT = "object"
 
 
 class Channel(StrEnum):

@@ -390,6 +390,14 @@ def _apply(session: Session, p: Petition, change: TransitionIn, actor: Actor, no
             raise Invalid(str(exc)) from None
         p.extension_days, p.extension_reason, p.extension_approver = days, change.reason, actor.name
         return {"days": days, "handle_due_at": p.handle_due_at.isoformat()}
+    if action is Action.OBJECT:
+        lead = p.lead_unit.code if p.lead_unit else None
+        for a in p.assignments:
+            a.active = False
+        p.lead_unit_id = None
+        session.flush()
+        session.expire(p, ["assignments", "lead_unit"])
+        return {"from_unit": lead}
     if action is Action.MERGE:
         if not change.target:
             raise Invalid("merge needs the target tracking number")

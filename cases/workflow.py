@@ -44,6 +44,8 @@ MOVES: dict[Action, Move] = {
     Action.EXTEND: Move(frozenset({S.ACCEPTED, S.ASSIGNED, S.IN_PROGRESS}), None,
                         frozenset({Role.SUPERVISOR, Role.ADMIN}), needs_reason=True),
     Action.WITHDRAW: Move(ACTIVE, S.WITHDRAWN, _ON_BEHALF, needs_reason=True),
+    # A lead unit that is not responsible sends the case back to triage (the petition office) with its reason.
+    Action.OBJECT: Move(frozenset({S.ASSIGNED}), S.ACCEPTED, _HANDLING, needs_reason=True),
     Action.MERGE: Move(frozenset({S.REGISTERED, S.ACCEPTED, S.ASSIGNED, S.IN_PROGRESS}), S.MERGED, _STAFF_LEADS,
                        needs_reason=True),
 }

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
-from sqlalchemy import delete, select
+from sqlalchemy import and_, delete, or_, select
 from sqlalchemy.orm import Session
 
 from cases import audit, catalog
@@ -288,8 +288,11 @@ def list_links(session: Session, petition: Petition) -> list[tuple[SimilarLink, 
 def list_triage(session: Session, *, limit: int = 100) -> list[tuple[Petition, RoutingDecision | None]]:
     """List petitions waiting for a person to choose the unit, oldest first."""
     routed = select(RoutingDecision.petition_id).where(RoutingDecision.needs_triage.is_(False))
-    rows = session.scalars(select(Petition).where(Petition.status == Status.REGISTERED, Petition.lead_unit_id.is_(None),
-                                                  Petition.id.not_in(routed)).order_by(Petition.received_at).limit(limit))
+    waiting = or_(and_(Petition.status == Status.REGISTERED, Petition.id.not_in(routed)),
+                  # Accepted with no lead: a unit objected to the dispatch, or nobody has chosen one yet.
+                  Petition.status == Status.ACCEPTED)
+    rows = session.scalars(select(Petition).where(waiting, Petition.lead_unit_id.is_(None))
+                           .order_by(Petition.received_at).limit(limit))
     return [(p, get_decision(session, p)) for p in rows]
 
 

@@ -13,6 +13,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from admin_web.api import install as install_console
 from cases.api import router as cases_router
 from channels.api import router as agent_router
 from channels.open311.api import router as open311_router
@@ -101,6 +102,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(sms_router)
     app.include_router(phone_router)
     app.include_router(webchat_router)
+    install_console(app)
     app.mount("/static/webchat", StaticFiles(directory=WEBCHAT_STATIC), name="webchat-static")
 
     @app.exception_handler(RequestValidationError)
