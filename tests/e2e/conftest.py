@@ -10,6 +10,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -81,6 +82,64 @@ def _wait_healthy(url: str, thread: threading.Thread, timeout: float = 60) -> No
     raise RuntimeError(f"server at {url} not healthy after {timeout:.0f} s: {last!r}")
 
 
+# The live server's database, for fixtures that set up data behind it.
+LIVE: dict = {}
+ARTIFACTS = Path(os.environ.get("PETITION_TEST_ARTIFACTS", Path(__file__).resolve().parents[2] / "var" / "test-artifacts"))
+CONSOLE_PASSWORD = "console-e2e-2026"
+# username -> (role, unit code): one per role, and a second handler of another unit.
+CONSOLE_STAFF = {
+    "agent1": ("agent", None), "triage1": ("triage", None), "super1": ("supervisor", None),
+    "analyst1": ("analyst", None), "admin1": ("admin", None),
+    "hrss1": ("handler", "CS-HRSS"), "yuelu1": ("handler", "YL-GOV"),
+}
+DESKTOP = {"width": 1280, "height": 800}
+
+
+@pytest.fixture(scope="session")
+def console_staff(live_server) -> dict:
+    """Create the console accounts (one per role) in the live server's database, once."""
+    from cases import catalog
+    from core.accounts import create_user, get_by_username
+
+    with LIVE["db"].transaction() as s:
+        for username, (role, unit) in CONSOLE_STAFF.items():
+            if get_by_username(s, username) is None:
+                unit_id = catalog.get_unit_by_code(s, unit).id if unit else None
+                create_user(s, username=username, password=CONSOLE_PASSWORD, role=role, unit_id=unit_id,
+                            display_name=username)
+    return CONSOLE_STAFF
+
+
+@pytest.fixture
+def console(browser, live_server, console_staff):
+    """Return a function that opens a new desktop-sized context signed in as a user; closes them afterwards."""
+    contexts = []
+
+    def open_as(username: str, *, viewport: dict | None = None, locale: str = "zh-CN"):
+        context = browser.new_context(viewport=viewport or DESKTOP, locale=locale, base_url=live_server)
+        context.set_default_timeout(15_000)
+        contexts.append(context)
+        pg = context.new_page()
+        pg.goto("/console/login")
+        pg.fill("input[name=username]", username)
+        pg.fill("input[name=password]", CONSOLE_PASSWORD)
+        pg.click("button[type=submit]")
+        pg.wait_for_url(lambda url: "/console/login" not in url)
+        return pg
+
+    yield open_as
+    for context in contexts:
+        context.close()
+
+
+def screenshot(page, name: str) -> Path:
+    """Save a full-page screenshot as a test artefact and return its path."""
+    ARTIFACTS.joinpath("screenshots").mkdir(parents=True, exist_ok=True)
+    path = ARTIFACTS / "screenshots" / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path
+
+
 @pytest.fixture(scope="session")
 def live_server(tmp_path_factory) -> Iterator[str]:
     """Serve the real app on a free 127.0.0.1 port against a fresh SQLite database; yield its base URL."""
@@ -113,6 +172,7 @@ def live_server(tmp_path_factory) -> Iterator[str]:
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="e2e-uvicorn", daemon=True)
     thread.start()
     url = f"http://127.0.0.1:{port}"
+    LIVE["db"] = database
     try:
         _wait_healthy(url, thread)
         yield url
