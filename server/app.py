@@ -21,6 +21,7 @@ from channels.phone.api import router as phone_router
 from channels.sms.api import router as sms_router
 from channels.webchat.api import STATIC as WEBCHAT_STATIC
 from channels.webchat.api import router as webchat_router
+from channels.webchat.status import router as status_router
 from channels.wechat.api import router as wechat_router
 from core import db as core_db
 from core import security
@@ -102,6 +103,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(sms_router)
     app.include_router(phone_router)
     app.include_router(webchat_router)
+    app.include_router(status_router)
     install_console(app)
     app.mount("/static/webchat", StaticFiles(directory=WEBCHAT_STATIC), name="webchat-static")
 

@@ -20,13 +20,14 @@ def main() -> None:
     args = parser.parse_args()
     base = f"http://{args.host}:{args.port}"
     db = _db()
-    lines = ["", "petition-intake is starting", f"  Home           {base}/", f"  API docs       {base}/docs",
+    lines = ["", "petition-intake is starting", f"  Web chat       {base}/", f"  Staff console  {base}/console/",
+             f"  Status lookup  {base}/status", f"  API docs       {base}/docs",
              f"  Health         {base}/healthz"]
     with db.transaction() as session:
         admin = get_by_username(session, "admin")
         if admin is not None:
             token = create_token(session, user=admin)
-            lines += ["", "Demo logins (demo data only; change them before real use):"]
+            lines += ["", "Demo console logins (demo data only; change them before real use):"]
             lines += [f"  {u:<14} {p:<22} {r}" + (f" ({unit})" if unit else "") for u, p, r, unit in DEMO_USERS]
             lines += ["", "Admin API token for this run (Authorization: Bearer …):", f"  {token}",
                       f"  curl -H 'Authorization: Bearer {token}' {base}/api/v1/petitions"]

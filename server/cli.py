@@ -46,15 +46,18 @@ def init(demo: bool) -> None:
 
     db = _db()
     upgrade(db)
+    from risk.service import seed_lexicon
+
     with db.transaction() as session:
         added = catalog.load_taxonomy(session)
-    click.echo(f"taxonomy: {added} categories added")
+        terms = seed_lexicon(session)
+    click.echo(f"taxonomy: {added} categories added; lexicon: {terms} starter terms added")
     if demo:
         from server.demo import load_demo, route_open
 
         settings = get_settings()
         # Loading 200 petitions must not queue 200 routing tasks; the open ones are routed below in one go.
-        configure_settings(settings.model_copy(update={"route_on_register": False}))
+        configure_settings(settings.model_copy(update={"route_on_register": False, "risk_on_register": False}))
         try:
             with db.transaction() as session:
                 report = load_demo(session)

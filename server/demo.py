@@ -24,6 +24,7 @@ DEMO_USERS = [
     ("agent", "agent-demo-2026", "agent", None),
     ("analyst", "analyst-demo-2026", "analyst", None),
     ("handler.hrss", "handler-demo-2026", "handler", "CS-HRSS"),
+    ("handler.yuelu", "handler-demo-2026", "handler", "YL-GOV"),
 ]
 
 _LEVEL_ORDER = {"city": 0, "district": 1, "street": 2}
@@ -76,7 +77,10 @@ def load_demo(session: Session, *, now: datetime | None = None, n: int = 200) ->
     # Register in time order so that tracking numbers grow with the receipt date.
     for item in sorted(items, key=lambda i: i["received_at"]):
         _load_petition(session, item, now)
-    return f"{areas} areas, {units} units, {len(DEMO_USERS)} users, {len(items)} petitions"
+    from server.demo_console import load_console_demo
+
+    console = load_console_demo(session, now=now)
+    return f"{areas} areas, {units} units, {len(DEMO_USERS)} users, {len(items)} petitions; {console}"
 
 
 def _load_petition(session: Session, item: dict, now: datetime) -> None:

@@ -8,7 +8,7 @@ from core.db import Base
 
 MODEL_MODULES = ["core.accounts", "cases.models", "bot.models", "channels.models", "routing.models", "cases.handling.models",
                  "risk.models", "admin_web.models"]
-TASK_MODULES = ["cases.tasks", "routing.tasks", "channels.tasks", "channels.wechat.adapter", "channels.sms.adapter"]
+TASK_MODULES = ["cases.tasks", "routing.tasks", "channels.tasks", "channels.wechat.adapter", "channels.sms.adapter", "risk.tasks"]
 
 
 def load_models():

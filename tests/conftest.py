@@ -92,7 +92,8 @@ def settings(backend) -> Settings:
     """Return test settings for the current backend."""
     return Settings(environment="test", database_url=backend, broker_url=None, pii_key="test-pii-key",
                     secret_key="test-secret-key", bootstrap_admin_token=None, embedded_scheduler=False,
-                    route_on_register=False, embedder="lexical", zero_shot=False, classifier_dir="/nonexistent/model",
+                    route_on_register=False, risk_on_register=False, embedder="lexical", zero_shot=False,
+                    classifier_dir="/nonexistent/model",
                     index_dir=str(backend_index_dir(backend)))
 
 
