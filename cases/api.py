@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated
 
@@ -49,7 +50,15 @@ def _category_out(c) -> CategoryOut | None:
                        parent=c.parent.code if c.parent else None)
 
 
+# Packages above cases add facts to every petition they know about (risk level and reasons) by registering a
+# function here: (session, petition) -> {field: value}. Cases imports none of them.
+PETITION_EXTRAS: list[Callable[[Session, Petition], dict]] = []
+
+
 def _petition_out(session: Session, p: Petition, actor: Actor, *, history: bool = False) -> PetitionOut:
+    extras: dict = {}
+    for extra in PETITION_EXTRAS:
+        extras.update(extra(session, p))
     person = None
     if p.petitioner is not None:
         masked = actor.role is Role.ANALYST
@@ -78,7 +87,7 @@ def _petition_out(session: Session, p: Petition, actor: Actor, *, history: bool 
         feedbacks=[FeedbackOut(satisfied=f.satisfied, reason=f.reason, created_at=f.created_at) for f in p.feedbacks],
         history=[AuditOut(seq=e.seq, actor=e.actor, action=e.action, from_status=e.from_status, to_status=e.to_status,
                           reason=e.reason, created_at=e.created_at) for e in audit.list_for_petition(session, p.id)]
-        if history else None,
+        if history else None, **extras,
     )
 
 

@@ -176,6 +176,9 @@ class PetitionOut(BaseModel):
     replies: list[ReplyOut]
     feedbacks: list[FeedbackOut]
     history: list[AuditOut] | None = None
+    # Filled by the risk module (registered in cases.api.PETITION_EXTRAS); None before it has scored the petition.
+    risk_level: str | None = None
+    risk_reasons: list[dict] = Field(default_factory=list)
 
 
 class PetitionCreated(BaseModel):

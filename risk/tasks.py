@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from cases.models import Petition
 from core.db import get_database
 from core.events import PetitionRegistered, PetitionStatusChanged, subscribe
 from core.settings import get_settings
 from core.tasks import get_runner, task
-from risk import service
+from risk import alerts, service
 
 
 @task("risk.assess_petition", max_retries=3)
@@ -14,7 +15,13 @@ def assess_petition(petition_id: int) -> dict | None:
     """Score one petition in its own transaction."""
     with get_database().transaction() as session:
         risk = service.do_assess(session, petition_id=petition_id)
-        return None if risk is None else {"petition_id": petition_id, "level": risk.level, "score": risk.score}
+        if risk is None:
+            return None
+        petition = session.get(Petition, petition_id)
+        red = alerts.do_check_red(session, petition=petition, risk=risk)
+        group = alerts.do_check_collective(session, petition=petition)
+        return {"petition_id": petition_id, "level": risk.level, "score": risk.score,
+                "alerts": [a.id for a in (red, group) if a is not None]}
 
 
 def _on_change(event: PetitionRegistered | PetitionStatusChanged) -> None:

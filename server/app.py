@@ -29,6 +29,7 @@ from core.logging import configure_logging
 from core.settings import Settings, get_settings
 from core.settings import configure as configure_settings
 from core.tasks import EmbeddedScheduler, configure_runner
+from risk.api import router as risk_router
 from routing.api import router as routing_router
 from server.models_registry import load_models, load_tasks
 from server.worker import SCHEDULE
@@ -98,6 +99,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(cases_router)
     app.include_router(agent_router)
     app.include_router(routing_router)
+    app.include_router(risk_router)
     app.include_router(open311_router)
     app.include_router(wechat_router)
     app.include_router(sms_router)
