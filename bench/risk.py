@@ -33,8 +33,9 @@ DISTRICT = re.compile(r"([A-Z]\d{1,2}(?:区|县|市))")
 
 # Synthetic issues: fragments each person combines in their own order and words.
 ISSUES = [
-    ("{estate}小区开发商延期交房", ["开发商承诺去年底交房，到现在还没交", "我们业主每月还着房贷却住不进去", "售楼部已经人去楼空",
-                                   "要求政府督促开发商尽快交房并赔偿违约金", "{estate}项目停工快半年了", "多次找开发商都没有结果"]),
+    ("{estate}小区开发商延期交房", ["开发商承诺去年底交房，到现在还没交", "我们业主每月还着房贷却住不进去",
+                                   "售楼部已经人去楼空", "要求政府督促开发商尽快交房并赔偿违约金",
+                                   "{estate}项目停工快半年了", "多次找开发商都没有结果"]),
     ("{estate}工地拖欠农民工工资", ["我们在{estate}工地干了八个月", "包工头说老板没给钱，工资一直拖着", "快过年了家里等着钱用",
                                    "一共欠我们几十个工人的工资", "劳动监察去过一次就没下文了", "请政府帮我们讨回血汗钱"]),
     ("{estate}附近工厂夜间排放刺鼻气体", ["每天晚上十点以后就有很重的化学气味", "家里老人小孩咳嗽不止", "窗户都不敢开",
@@ -42,7 +43,8 @@ ISSUES = [
     ("{estate}物业擅自上涨物业费", ["物业没开业主大会就把物业费涨了一倍", "{estate}小区服务质量越来越差", "电梯经常坏也不修",
                                    "不交就停水停电威胁业主", "要求物价部门介入查处", "我们要求罢免这家物业"]),
     ("{estate}学校周边违章建筑影响学生安全", ["学校门口搭了一排铁皮房", "上下学时段车和人挤在一起很危险",
-                                           "{estate}附近的这些违建存在很久了", "城管来过但没有拆", "孩子差点被车撞到", "请尽快拆除违章建筑"]),
+                                           "{estate}附近的这些违建存在很久了", "城管来过但没有拆", "孩子差点被车撞到",
+                                           "请尽快拆除违章建筑"]),
     ("{estate}拆迁安置房迟迟不能入住", ["拆迁时承诺两年内回迁", "现在已经过去四年了", "我们一直在外面租房",
                                        "过渡费也停发了", "{estate}安置小区至今没有验收", "请政府给我们一个明确的回迁时间"]),
 ]
@@ -194,7 +196,7 @@ def main() -> None:
         print(f"detection delay after the group's first message: median {statistics.median(delays):.1f} h, "
               f"p90 {delays[int(0.9 * (len(delays) - 1))]:.1f} h, max {delays[-1]:.1f} h")
         by_k = {}
-        for g, (d, level, n) in detected.items():
+        for g, (_, level, _) in detected.items():
             by_k.setdefault("5-10" if groups[g][0]["k"] <= 10 else "11-30", []).append(level)
         print("levels of detected groups:", {k: {lv: v.count(lv) for lv in set(v)} for k, v in by_k.items()})
     missed = [g for g in range(len(groups)) if g not in detected]
