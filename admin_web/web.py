@@ -43,6 +43,7 @@ NAV: list[tuple[str, str, str, frozenset[Role]]] = [
     ("/console/workbench", "承办工作台", "Workbench", frozenset({Role.HANDLER})),
     ("/console/supervision", "督查督办", "Supervision", frozenset({Role.SUPERVISOR, Role.ADMIN})),
     ("/console/analyst", "分析", "Analysis", frozenset({Role.ANALYST, Role.SUPERVISOR, Role.ADMIN})),
+    ("/console/risk", "风险研判", "Risk", frozenset({Role.ANALYST, Role.SUPERVISOR, Role.ADMIN})),
     ("/console/admin", "系统管理", "Administration", frozenset({Role.ADMIN})),
 ]
 HOME: dict[Role, str] = {Role.AGENT: "/console/agent", Role.HANDLER: "/console/workbench", Role.TRIAGE: "/console/triage",
