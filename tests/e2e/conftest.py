@@ -96,6 +96,12 @@ DESKTOP = {"width": 1280, "height": 800}
 
 
 @pytest.fixture(scope="session")
+def live_db(live_server):
+    """Return the live server's database, to set up data behind it (import this fixture, not LIVE)."""
+    return LIVE["db"]
+
+
+@pytest.fixture(scope="session")
 def console_staff(live_server) -> dict:
     """Create the console accounts (one per role) in the live server's database, once."""
     from cases import catalog
