@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import re
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
@@ -37,19 +38,35 @@ from server.worker import SCHEDULE
 log = logging.getLogger(__name__)
 
 
+# Case attachments may be larger than any other request body: the service itself caps the file at 10 MB.
+ATTACHMENT_UPLOAD = re.compile(r"^/console/cases/[^/]+/attachments$")
+ATTACHMENT_LIMIT = 11 * 1024 * 1024
+
+
 class BodyLimit:
     """Refuse request bodies over the configured size with 413 before reading them whole."""
 
     def __init__(self, app: ASGIApp, max_bytes: int):
-        self.app, self.max_bytes = app, max_bytes
+        self.app, self.default_max = app, max_bytes
+
+    def _too_large(self, scope: Scope, limit: int):
+        if scope.get("path", "").startswith("/console"):
+            mb = limit / (1024 * 1024)
+            return HTMLResponse(f"<!doctype html><meta charset=utf-8><title>413</title><p>上传内容过大（上限约 {mb:.0f} MB）。"
+                                f"Upload too large (about {mb:.0f} MB at most). <a href=\"javascript:history.back()\">返回 Back</a>",
+                                status_code=413)
+        return JSONResponse({"detail": f"request body over {limit} bytes"}, 413)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self.default_max
+        if scope.get("method") == "POST" and ATTACHMENT_UPLOAD.match(scope.get("path", "")):
+            limit = max(limit, ATTACHMENT_LIMIT)
         declared = dict(scope.get("headers") or []).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await JSONResponse({"detail": f"request body over {self.max_bytes} bytes"}, 413)(scope, receive, send)
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            await self._too_large(scope, limit)(scope, receive, send)
             return
         seen = 0
 
@@ -58,14 +75,14 @@ class BodyLimit:
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
-                if seen > self.max_bytes:
+                if seen > limit:
                     raise _TooLarge
             return message
 
         try:
             await self.app(scope, limited, send)
         except _TooLarge:
-            await JSONResponse({"detail": f"request body over {self.max_bytes} bytes"}, 413)(scope, receive, send)
+            await self._too_large(scope, limit)(scope, receive, send)
 
 
 class _TooLarge(Exception):
