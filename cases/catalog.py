@@ -88,6 +88,16 @@ def upsert_unit(session: Session, *, code: str, name: str, level: str, name_en: 
     return unit
 
 
+def set_unit_active(session: Session, *, code: str, active: bool) -> Unit:
+    """Switch a unit on or off; an inactive unit keeps its petitions but is no longer routed to."""
+    unit = get_unit_by_code(session, code)
+    if unit is None:
+        raise CatalogError(f"unknown unit {code}")
+    unit.active = bool(active)
+    session.flush()
+    return unit
+
+
 def list_categories(session: Session, *, level: int | None = None) -> list[Category]:
     """List categories in code order."""
     stmt = select(Category).order_by(Category.code)

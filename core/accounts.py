@@ -91,6 +91,31 @@ def create_user(session: Session, *, username: str, password: str, role: str, un
     return user
 
 
+def list_users(session: Session) -> list[User]:
+    """List staff accounts by username."""
+    return list(session.scalars(select(User).order_by(User.username)))
+
+
+def update_user(session: Session, *, username: str, role: str, unit_id: int | None, active: bool,
+                display_name: str | None, actor: Actor) -> User:
+    """Change an account's role, unit, display name and active flag; admins cannot demote or deactivate themselves."""
+    user = get_by_username(session, username)
+    if user is None:
+        raise AccountError(f"no user {username!r}")
+    try:
+        role = Role(role)
+    except ValueError:
+        raise AccountError(f"unknown role {role!r}; one of {', '.join(Role)}") from None
+    if role is Role.HANDLER and unit_id is None:
+        raise AccountError("a handler must be bound to a unit")
+    # Locking oneself out would leave the console without the admin who noticed the mistake.
+    if user.username == actor.name and (role is not Role.ADMIN or not active):
+        raise AccountError("you cannot demote or deactivate your own account")
+    user.role, user.unit_id, user.active, user.display_name = role, unit_id, bool(active), display_name
+    session.flush()
+    return user
+
+
 def get_by_username(session: Session, username: str) -> User | None:
     """Return the account with this username, if any."""
     return session.scalar(select(User).where(User.username == username))
