@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.e2e.conftest import LIVE, screenshot
+from tests.e2e.conftest import screenshot
 
 pytestmark = pytest.mark.e2e
 
@@ -13,23 +13,10 @@ CONTENT = "岳麓区枫林路某小区门口的路灯坏了三个月，晚上一
 AGAIN = "岳麓区枫林路某小区门口的路灯坏了三个月，晚上一片漆黑，老人小孩出行很危险，请尽快修复。"
 
 
-def live_db(request):
-    """Return the live server's database from the conftest module pytest loaded (importing it again gives a blank copy)."""
-    for plugin in request.config.pluginmanager.get_plugins():
-        live = getattr(plugin, "LIVE", None)
-        if isinstance(live, dict) and "db" in live:
-            return live["db"]
-    return LIVE["db"]
 
 
 @pytest.fixture
-def db_live(request, live_server):
-    """Return the live server's Database."""
-    return live_db(request)
-
-
-@pytest.fixture
-def two_petitions(db_live):
+def two_petitions(live_db):
     """Register a petition and a near-duplicate from someone else, routed with the live server's settings."""
     from cases import service as cases
     from routing import service as routing
@@ -37,7 +24,7 @@ def two_petitions(db_live):
     from tests.conftest import ADMIN
 
     numbers = []
-    with db_live.transaction() as s:
+    with live_db.transaction() as s:
         people = ({"name": "李四", "phone": "13900001111"}, {"name": "赵六", "phone": "13900002222"})
         for content, who in zip((CONTENT, AGAIN), people, strict=True):
             data = petition_data(title=TITLE, content=content, category=None, area_code="430104", channel="webchat",
@@ -49,7 +36,7 @@ def two_petitions(db_live):
     return numbers
 
 
-def test_triage_assigns_by_keyboard_and_merges_the_duplicate(console, two_petitions, db_live):
+def test_triage_assigns_by_keyboard_and_merges_the_duplicate(console, two_petitions, live_db):
     first, second = two_petitions
     page = console("triage1")
     assert page.url.endswith("/console/triage")
@@ -96,7 +83,7 @@ def test_triage_assigns_by_keyboard_and_merges_the_duplicate(console, two_petiti
 
     from cases import service as cases
 
-    with db_live.session() as s:
+    with live_db.session() as s:
         assigned = cases.get_by_tracking_no(s, first)
         assert assigned.status == "assigned" and assigned.lead_unit.code == "YL-GOV"
         active = sorted((a.unit.code, a.role) for a in assigned.assignments if a.active)
