@@ -55,3 +55,51 @@ def test_init_demo_loads_once_and_verifies(kind, tmp_path):
         assert missing.returncode != 0 and "no user" in missing.stderr
         bad_role = _cli(url, "users", "create", "--username", "x", "--password", "long-enough", "--role", "handler")
         assert bad_role.returncode != 0 and "unit" in bad_role.stderr
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+def test_demo_logins_open_each_role_desk_with_work_on_it(kind, tmp_path):
+    """With `make run`'s demo logins, every role lands on its desk and finds the demo's work there."""
+    import re
+
+    from fastapi.testclient import TestClient
+
+    from core import db as core_db
+    from core import security
+    from core import settings as core_settings
+    from core.settings import Settings
+    from server.app import create_app
+    from server.demo import DEMO_USERS
+
+    with empty_database(kind, tmp_path) as url:
+        assert _cli(url, "init", "--demo", index_dir=str(tmp_path / "index")).returncode == 0
+        previous = (core_settings._current, core_db._database, security._cipher, security._audit_signer)
+        settings = Settings(environment="test", database_url=url, secret_key="demo-test-secret", pii_key="demo-test-pii",
+                            embedder="lexical", zero_shot=False, index_dir=str(tmp_path / "index"),
+                            classifier_dir="/nonexistent", embedded_scheduler=False)
+        try:
+            app = create_app(settings)
+            expected = {  # role home → something each desk must show from the demo data
+                "admin": ("/console/admin", r"/console/admin/units"),
+                "triage": ("/console/triage", r"/console/cases/XF-"),
+                "supervisor": ("/console/supervision", r"/console/cases/XF-"),
+                "agent": ("/console/agent", r"/console/agent/\d+"),
+                "analyst": ("/console/analyst", r"/console/cases/XF-"),
+                "handler": ("/console/workbench", r"/console/cases/XF-"),
+            }
+            for username, password, role, _unit in DEMO_USERS:
+                with TestClient(app, follow_redirects=False) as client:
+                    r = client.post("/console/login", data={"username": username, "password": password})
+                    home, evidence = expected[role]
+                    assert r.status_code == 303 and r.headers["location"] == home, (username, r.status_code)
+                    page = client.get(home)
+                    assert page.status_code == 200, (username, page.status_code)
+                    assert re.search(evidence, page.text), f"{username}: nothing to work on at {home}"
+                    if role == "agent":
+                        assert len(set(re.findall(r"/console/agent/(\d+)", page.text))) >= 3
+                    if role == "supervisor":
+                        risk = client.get("/console/risk")
+                        assert risk.status_code == 200 and risk.text.count("<path") == 9
+            core_db.get_database().dispose()
+        finally:
+            core_settings._current, core_db._database, security._cipher, security._audit_signer = previous
