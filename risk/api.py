@@ -138,3 +138,21 @@ def key_persons(request: Request, actor: StaffActor, days: Annotated[int, Query(
     _require(actor, ACTORS | {Role.TRIAGE})
     with transaction(request) as session:
         return alerts.list_key_persons(session, since=utcnow() - timedelta(days=days), min_petitions=min_petitions)
+
+
+@router.get("/trends")
+def get_trends(request: Request, actor: StaffActor, by: str | None = Query(None, pattern="^(category|area|channel)$"),
+               freq: str = Query("D", pattern="^(D|W)$"), days: Annotated[int, Query(ge=7, le=3660)] = 90):
+    """Counts per day or week (per category, district or channel), a four-week forecast of the total, and surge alarms."""
+    from risk import trends
+
+    _require(actor, READERS)
+    now = utcnow()
+    with transaction(request) as session:
+        series = trends.query_counts(session, by=by, freq=freq, since=now - timedelta(days=days), until=now)
+        total = trends.query_counts(session, by=None, freq=freq, since=now - timedelta(days=days), until=now)
+    total_series = next(iter(total.values()))
+    horizon = 28 if freq == "D" else 4
+    alarms = {str(key): [a.period.isoformat() for a in trends.cusum(s) if a.period] for key, s in series.items()}
+    return {"by": by, "freq": freq, "series": {str(key): s.to_dict() for key, s in series.items()},
+            "forecast": trends.forecast(total_series, horizon=horizon).to_dict(), "alarms": alarms}

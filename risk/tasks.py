@@ -31,3 +31,14 @@ def _on_change(event: PetitionRegistered | PetitionStatusChanged) -> None:
 
 subscribe(PetitionRegistered, _on_change)
 subscribe(PetitionStatusChanged, _on_change)
+
+
+@task("risk.surveillance", max_retries=1)
+def surveillance() -> dict:
+    """Look for surges and space–time clusters in the recent intake and raise alerts; idempotent."""
+    from risk import surveillance as watch
+
+    with get_database().transaction() as session:
+        surges = watch.do_detect_surges(session)
+        clusters = watch.do_scan_clusters(session)
+        return {"surges": len(surges), "clusters": len(clusters)}

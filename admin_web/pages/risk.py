@@ -62,20 +62,23 @@ def dashboard(request: Request, console: Reader):
                                       .group_by(PetitionRisk.level)).all())
         latest = alerts.list_alerts(session, status="open", limit=8)
         svg, rows = _map(session, 30, console.lang)
-        extra = _statistics(session)
+        extra = _statistics(session, console.lang)
     return render(request, "risk/dashboard.html", console, intake=intake, intake_total=sum(intake.values()),
                   open_alerts=open_alerts, overdue=overdue, levels=levels, latest=latest, map_svg=svg, map_rows=rows,
                   level_labels=LEVEL_LABELS, kinds=alerts.KINDS, **extra)
 
 
-def _statistics(session) -> dict:
-    """Hot topics and the forecast, when the statistics module is installed (it is optional on purpose)."""
-    out: dict = {"topics": None, "forecast": None}
+def _statistics(session, lang: str) -> dict:
+    """Hot topics and the forecast; the dashboard still shows the rest if they cannot be computed."""
+    from admin_web.risk_stats import dashboard_statistics
+
     try:
-        from admin_web.risk_stats import dashboard_statistics
-    except ImportError:
-        return out
-    return dashboard_statistics(session)
+        return dashboard_statistics(session, lang=lang)
+    except Exception:  # statistics are a view; a failure here must not hide the alerts
+        import logging
+
+        logging.getLogger(__name__).exception("risk statistics failed")
+        return {"topics": None, "forecast": None}
 
 
 @router.get("/risk/map")

@@ -37,6 +37,9 @@ def test_dashboard_map_and_drill_down(as_role, db):
     assert area.status_code == 200 and "红色" in area.text
     assert "再不发工资我就&lt;b&gt;跳楼&lt;/b&gt;" in area.text and "<b>跳楼" not in area.text
     assert supervisor.get("/console/risk/map?days=7").status_code == 200
+    # The weekly forecast is drawn, and the two near-identical group petitions make a hot topic.
+    assert 'data-testid="forecast-line"' in page.text
+    assert 'data-testid="topic"' in page.text and "开发商" in page.text
 
 
 def test_alerts_ack_and_resolve_with_evidence(as_role, db):

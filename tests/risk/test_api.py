@@ -66,3 +66,22 @@ def test_key_persons_api_has_no_personal_data(client, db, tokens):
     assert r.status_code == 200 and r.json()[0]["petitions"] == 3
     assert "13600000001" not in r.text and "老李" not in r.text
     assert client.get("/api/v1/risk/key-persons", headers=tokens["agent"]).status_code == 403
+
+
+def test_trends_api(client, db, tokens):
+    from datetime import timedelta
+
+    from core.db import utcnow
+
+    with db.transaction() as s:
+        for d in range(20):
+            register(s, channel="sms" if d % 2 else "phone", now=utcnow() - timedelta(days=d))
+    r = client.get("/api/v1/risk/trends", params={"by": "channel", "days": 30}, headers=tokens["analyst"])
+    assert r.status_code == 200
+    body = r.json()
+    assert set(body["series"]) == {"sms", "phone"}
+    assert sum(body["series"]["sms"]["values"]) == 10 and sum(body["series"]["phone"]["values"]) == 10
+    assert len(body["forecast"]["mean"]) == 28 and body["forecast"]["method"]
+    assert all(low >= 0 for low in body["forecast"]["intervals"]["0.95"]["lower"])
+    assert client.get("/api/v1/risk/trends", params={"by": "nonsense"}, headers=tokens["analyst"]).status_code == 422
+    assert client.get("/api/v1/risk/trends", headers=tokens["handler"]).status_code == 403
