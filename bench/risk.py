@@ -8,7 +8,8 @@ collective check) into a fresh SQLite database. The pseudonymised district token
 become areas. Synthetic groups — k = 5…30 different people, one issue, one district, spread over at most 72 hours,
 each person wording it their own way — are injected at random times. Printed: detection recall, detection delay
 (from a group's first message to the message that raised its alert), alert levels, and alerts raised on the real
-background per week (some are genuine clusters on the board; examples are printed to judge them).
+background per week (some are genuine clusters on the board; examples are printed to judge them). Then the contest's hot-issue
+check: how the most-liked messages of fj3_likes.csv rank in our hot list (the figures of bench/risk_stats.py).
 """
 
 from __future__ import annotations
@@ -106,6 +107,7 @@ def main() -> None:
     parser.add_argument("--groups", type=int, default=40)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--limit", type=int, default=0, help="only the first N real messages (0: all)")
+    parser.add_argument("--no-hot", action="store_true", help="skip the hot-issue ranking of fj3_likes.csv")
     args = parser.parse_args()
     if not DATA.exists():
         sys.exit(f"data not found: {DATA}")
@@ -207,6 +209,14 @@ def main() -> None:
         print(f"  [{a.level}] {a.title_zh[:70]}")
     reds = [a for a in all_alerts if a.kind == "red_petition"]
     print(f"red-petition alerts: {len(reds)} ({len(reds) / weeks:.2f} per week)")
+    if not args.no_hot:
+        # The contest's hot-issue check: where do the most-liked messages of fj3 rank in our hot list?
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        import risk_stats
+
+        from risk.topics import THRESHOLD
+
+        risk_stats.contest_hot_issues(risk_stats.load(), THRESHOLD)
 
 
 if __name__ == "__main__":
