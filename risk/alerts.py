@@ -1,9 +1,9 @@
 """Alerts: red petitions, collective-petition groups growing in one district, key persons; acknowledge and resolve.
 
 Collective groups: petitions from different people about the same issue in the same district within a window.
-"The same issue" is a cosine of character bigrams over title and opening text, cheap enough to run on every
-registration against the window's petitions of that district (the similar-case index serves handlers; this
-check must also work before routing has run and in the worker that replays a day's stream).
+"The same issue" is a group link from the similar-case index (routing's duty) or, always, a cosine of character
+bigrams over title and opening text, cheap enough to run on every registration against the window's petitions
+of that district — so the check also works before routing has run and without the dense model.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from core.db import utcnow
 from core.settings import get_settings
 from nlu.normalize import normalize
 from risk.models import PetitionRisk, RiskAlert
+from routing.models import SimilarLink
 
 KINDS = {"red_petition": ("红色预警信访件", "red-level petition"),
          "collective": ("疑似集体访苗头", "possible collective petition"),
@@ -119,7 +120,12 @@ def do_check_collective(session: Session, *, petition: Petition, now: datetime |
         Petition.received_at >= petition.received_at - window, Petition.received_at <= petition.received_at + window,
         Petition.status != Status.MERGED)))
     mine = bigrams(issue_text(petition))
-    related = [c for c in candidates if cosine(mine, bigrams(issue_text(c))) >= settings.risk_group_similarity]
+    # Two signals of "the same issue": the similar-case index's group links (when routing has run) and the
+    # bigram cosine (always available, also before routing and without the dense model).
+    linked = set(session.scalars(select(SimilarLink.similar_id).where(SimilarLink.petition_id == petition.id,
+                                                                      SimilarLink.kind == "group")))
+    related = [c for c in candidates
+               if c.id in linked or cosine(mine, bigrams(issue_text(c))) >= settings.risk_group_similarity]
     if not related:
         return None
     members = {petition.id: petition, **{c.id: c for c in related}}

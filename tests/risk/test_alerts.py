@@ -85,3 +85,24 @@ def test_bigram_similarity():
     a = alerts.bigrams("某建筑工地拖欠农民工工资")
     assert alerts.cosine(a, alerts.bigrams("某建筑工地拖欠农民工工资！！")) == pytest.approx(1.0)
     assert alerts.cosine(a, alerts.bigrams("小区路灯不亮")) == 0.0 and alerts.cosine(a, alerts.bigrams("")) == 0.0
+
+
+def test_group_links_from_the_similar_case_index_join_the_group(db):
+    """Differently worded petitions that routing linked as a group count towards the warning too."""
+    from routing.models import SimilarLink
+
+    start = utcnow() - timedelta(hours=30)
+    texts = ["小区门口垃圾站臭气熏天", "每天早上收运车噪音太大影响休息", "垃圾中转站选址离住宅太近"]
+    ids = []
+    for k, text in enumerate(texts):
+        with db.transaction() as s:
+            p, _ = register(s, title=text, content=text, area_code="430104", now=start + timedelta(hours=k),
+                            petitioner={"name": f"居民{k}", "phone": f"1350000000{k}"})
+            for earlier in ids:
+                s.add(SimilarLink(petition_id=p.id, similar_id=earlier, score=0.9, kind="group", rank=0))
+            ids.append(p.id)
+        result = assess_petition(petition_id=p.id)
+    assert result["alerts"], "three people linked by the index make a group"
+    with db.session() as s:
+        [alert] = s.scalars(select(RiskAlert).where(RiskAlert.kind == "collective")).all()
+        assert alert.evidence["petition_ids"] == ids
