@@ -30,6 +30,7 @@ lint: setup
 
 test: lint
 	$(PY) -m pytest -q
+	cd channels/wechat/miniprogram && npm ci --no-audit --no-fund --loglevel=error && npm test
 
 clean:
 	rm -rf $(VENV) var .pytest_cache

@@ -13,7 +13,7 @@ from admin_web.web import STATIC, BadCsrf, NotAllowed, NotSignedIn, render, sign
 from cases.service import CaseError
 
 # Each module has a `router`; their order is the order of route matching.
-PAGE_MODULES = ["session", "agent", "cases", "triage", "workbench", "supervision", "analyst", "risk", "admin"]
+PAGE_MODULES = ["session", "agent", "cases", "triage", "workbench", "supervision", "analyst", "risk", "mediation", "knowledge", "admin"]
 
 
 def _router() -> APIRouter:

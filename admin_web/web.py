@@ -44,6 +44,8 @@ NAV: list[tuple[str, str, str, frozenset[Role]]] = [
     ("/console/supervision", "督查督办", "Supervision", frozenset({Role.SUPERVISOR, Role.ADMIN})),
     ("/console/analyst", "分析", "Analysis", frozenset({Role.ANALYST, Role.SUPERVISOR, Role.ADMIN})),
     ("/console/risk", "风险研判", "Risk", frozenset({Role.ANALYST, Role.SUPERVISOR, Role.ADMIN})),
+    ("/console/mediation", "视频调解", "Mediation", frozenset({Role.HANDLER, Role.TRIAGE, Role.SUPERVISOR, Role.ADMIN})),
+    ("/console/knowledge", "知识库", "Knowledge base", frozenset({Role.ADMIN})),
     ("/console/admin", "系统管理", "Administration", frozenset({Role.ADMIN})),
 ]
 HOME: dict[Role, str] = {Role.AGENT: "/console/agent", Role.HANDLER: "/console/workbench", Role.TRIAGE: "/console/triage",

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
-from bot import followup, messages
+from bot import consult, followup, messages
 from bot.intake import Intake
 from bot.models import Conversation
 from bot.service import do_handoff
@@ -173,14 +173,26 @@ def _dispatch(turn: Turn) -> None:
             and len(re.findall(r"[A-Za-z]{2,}", turn.text)) >= 2:
         # A first message in English from a client left on the Chinese default: answer in English.
         conv.locale = "en"
+    question = False
+    if flow == consult.FLOW and (consult.verdict(turn) is not None or consult.wants(turn)):
+        # "有帮助" / "Not helpful" answer the bot's question (they are not the help or deny commands); another
+        # question is looked up too, before any command reading of it.
+        consult.answer(turn)
+        return
+    if flow is None:
+        question = consult.wants(turn)
+        if question and consult.try_answer(turn):
+            return
     if _global(turn, flow):
         return
     if flow in ("intake", "confirm"):
         Intake(turn).answer()
     elif flow in followup.FLOWS:
         followup.answer(turn)
+    elif flow == consult.FLOW:
+        consult.answer(turn)
     else:
-        _idle(turn)
+        _idle(turn, question=question)
 
 
 def _global(turn: Turn, flow: str | None) -> bool:
@@ -235,9 +247,11 @@ def _reask(turn: Turn, flow: str | None) -> None:
         Intake(turn).ask_next()
     elif flow in followup.FLOWS:
         followup.reask(turn)
+    elif flow == consult.FLOW:
+        consult.reask(turn)
 
 
-def _idle(turn: Turn) -> None:
+def _idle(turn: Turn, *, question: bool = False) -> None:
     """Start whatever the citizen asks for when no form is open."""
     parse = turn.parse
     intent = parse.intent
@@ -256,6 +270,8 @@ def _idle(turn: Turn) -> None:
     elif intent == "goodbye" and is_short(turn):
         turn.say("goodbye")
     elif intent in ("file_petition", "inform", "anonymous") or not is_short(turn):
+        if question:
+            turn.say("consult_none")  # a question the knowledge base has no answer to: a department will answer it
         Intake(turn).start()
     elif intent in ("affirm", "deny"):
         turn.say("greet", "greet")

@@ -6,10 +6,14 @@ import re
 from typing import TYPE_CHECKING
 
 from bot import messages
+from nlu.contact import classify_contact
 from nlu.entities import parse_number
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from bot.engine import Turn
+    from nlu.interpreter import Parse
 
 # The order of questions; optional ones may be answered with "skip".
 ORDER = ("description", "area", "address", "occurred", "demand", "head_count", "previous", "previous_no", "name",
@@ -46,27 +50,39 @@ class Intake:
     def _save(self, flow: str = "intake") -> None:
         self.turn.set_state(flow=flow, slots=self.slots, asking=self.asking, asked=self.asked)
 
-    def start(self) -> None:
-        """Open the form with whatever the first message says."""
-        text, parse = self.turn.text, self.turn.parse
+    def start(self, *, text: str | None = None, parse: Parse | None = None, more: Sequence[tuple[str, Parse]] = (),
+              contact_type: str | None = None, knowledge_answer_id: int | None = None) -> None:
+        """Open the form with whatever the first message says (or earlier messages: a consultation that did not help)."""
+        text = self.turn.text if text is None else text
+        parse = self.turn.parse if parse is None else parse
         from bot.followup import verified_phone
 
         self.slots = {}
         phone = verified_phone(self.turn)
         if phone:
             self.slots["phone"] = phone  # the channel vouches for it: never ask
-        self.harvest()
+        self.harvest(parse=parse, text=text)
         content = _strip_opening(text) if parse.intent == "file_petition" else text
         if parse.intent == "anonymous":
             self.slots["anonymous"] = True
             content = ""
         if len(content) >= 6:
             self.slots["description"] = content
+        for later_text, later_parse in more:
+            self.harvest(parse=later_parse, text=later_text)
+            self._append_description(later_text)
+        # The type the citizen named ("我要举报…") is kept: the opening words are stripped from the description.
+        guess = classify_contact(text)
+        if contact_type or guess.labelled:
+            self.slots["contact_type"] = contact_type or guess.type.value
+        if knowledge_answer_id:
+            self.slots["knowledge_answer_id"] = knowledge_answer_id
         self.ask_next()
 
-    def harvest(self, overwrite: bool = False) -> bool:
-        """Fill slots from the facts in this message; return True if anything was filled."""
-        parse, filled = self.turn.parse, False
+    def harvest(self, overwrite: bool = False, *, parse: Parse | None = None, text: str | None = None) -> bool:
+        """Fill slots from the facts in this message (or the given one); return True if anything was filled."""
+        parse, filled = (self.turn.parse if parse is None else parse), False
+        text = self.turn.text if text is None else text
 
         def put(name: str, value) -> None:
             nonlocal filled
@@ -104,8 +120,8 @@ class Intake:
         if earlier is not None:
             put("previous_no", str(earlier.value))
             put("previous", True)
-        demand = DEMAND.search(self.turn.text)
-        opening_only = parse.intent == "file_petition" and len(self.turn.text) <= 40
+        demand = DEMAND.search(text)
+        opening_only = parse.intent == "file_petition" and len(text) <= 40
         if demand and self.asking != "demand" and not opening_only:
             put("demand", demand.group(0).strip())
         return filled
@@ -428,6 +444,12 @@ class Intake:
             t.say("confirm", "confirm", summary=self.summary())
             return
         t.conv.petition_id = petition.id
+        if s.get("contact_type"):
+            petition.contact_type = s["contact_type"]
+        if s.get("knowledge_answer_id"):
+            from knowledge.service import do_link_petition
+
+            do_link_petition(t.session, answer_id=s["knowledge_answer_id"], petition_id=petition.id)
         t.reset()
         t.say("registered", tracking_no=petition.tracking_no, code=code, due=t.local_date(petition.accept_due_at))
 

@@ -125,6 +125,22 @@ TEXTS: dict[str, tuple[str, str]] = {
     "bot_back": ("工作人员已结束人工服务，智能助手继续为您服务。", "The staff member has left; the assistant is back."),
     "closed": ("本次对话已结束，感谢您的反映。如需帮助，可以随时发送消息。",
                "This conversation has ended. Thank you. Send a message any time if you need help."),
+    "consult_answer": ("关于您咨询的问题，可参考以下答复：\n{answer}\n（{source}{validity}）",
+                       "Here is an answer to your question:\n{answer}\n({source}{validity})"),
+    "consult_valid_until": ("，有效期至{date}", "; valid until {date}"),
+    "consult_ask": ("这个答复对您有帮助吗？如果没有解决您的问题，我可以帮您登记，由相关部门正式答复。",
+                    "Did this answer help? If it did not solve your problem, I can register it for the responsible "
+                    "department to answer."),
+    "consult_reask": ("请告诉我这个答复是否有帮助：回复“有帮助”或“没有帮助”。",
+                      "Please tell me whether the answer helped: reply \"Helpful\" or \"Not helpful\"."),
+    "consult_glad": ("很高兴能帮到您！如还有其他问题，随时可以咨询或反映。",
+                     "Glad it helped! Ask me anything else, or tell me about a problem, any time."),
+    "consult_to_intake": ("抱歉没能解决您的问题。我来帮您登记，由相关部门答复您，您刚才说的内容已经记下了。",
+                          "Sorry that did not solve it. I will register it for the responsible department to answer; "
+                          "what you told me is already noted."),
+    "consult_none": ("这个问题暂时没有找到现成的答复。我来帮您登记，由相关部门答复您。",
+                     "I could not find a ready answer to that question. I will register it for the responsible "
+                     "department to answer."),
     "skipped": ("跳过", "skipped"),
     "anonymous": ("匿名", "anonymous"),
     "none": ("无", "none"),
@@ -142,6 +158,7 @@ QUICK: dict[str, tuple[list[str], list[str]]] = {
     "head_count": (["1", "2-4人", "5人以上"], ["1", "2-4", "5 or more"]),
     "review": (["申请复查", "不用了"], ["Request a review", "No thanks"]),
     "feedback": (["满意", "不满意"], ["Satisfied", "Not satisfied"]),
+    "consult": (["有帮助", "没有帮助"], ["Helpful", "Not helpful"]),
 }
 
 SLOT_LABELS: dict[str, tuple[str, str]] = {

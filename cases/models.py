@@ -91,6 +91,7 @@ class Petition(Base):
     title: Mapped[str] = mapped_column(String(200))
     content: Mapped[str] = mapped_column(Text)
     category_id: Mapped[int | None] = mapped_column(ForeignKey("categories.id"), index=True)
+    contact_type: Mapped[str | None] = mapped_column(String(12), index=True)
     area_code: Mapped[str | None] = mapped_column(ForeignKey("areas.code"), index=True)
     address: Mapped[str | None] = mapped_column(String(300))
     head_count: Mapped[int] = mapped_column(Integer, default=1)

@@ -99,6 +99,22 @@ class Settings(BaseSettings):
     open311_api_key: SecretStr | None = None
     open311_jurisdiction_id: str = "changsha.gov.cn"
 
+    # Mediation (mediation/): "mesh" is WebRTC peer to peer with our own WebSocket signalling (up to
+    # mediation_mesh_max people); "livekit" hands media to a LiveKit SFU with tokens signed by the key below.
+    mediation_provider: str = "mesh"
+    # RTCIceServer entries as JSON, e.g. [{"urls": "stun:stun.example.cn:3478"}, {"urls": "turn:turn.example.cn:3478"}].
+    mediation_ice_servers: list[dict] = Field(default_factory=list)
+    # coturn's static-auth-secret: TURN entries get time-limited credentials (the TURN REST API scheme).
+    mediation_turn_secret: SecretStr | None = None
+    mediation_mesh_max: int = 6
+    # Invitation links stay valid this long after the scheduled end (to confirm the agreement later).
+    mediation_link_grace_hours: int = 72
+    mediation_reminder_minutes: int = 30
+    mediation_transcribe: bool = True
+    livekit_url: str | None = None
+    livekit_api_key: str | None = None
+    livekit_api_secret: SecretStr | None = None
+
     host: str = "127.0.0.1"
     port: int = 8000
     log_level: str = "INFO"

@@ -1,5 +1,7 @@
 """Video reception and joint mediation.
 
-Will own sessions with participants by role, invitations, WebRTC signalling, the optional SFU
-plugin, and the outcome and agreement linked to the case. Nothing is implemented here yet.
+Sessions for a petition with participants by role (``service``), signed invitation links and their delivery
+(``invitations``), WebRTC signalling over our WebSocket with a waiting room and host controls (``signalling``),
+the optional LiveKit SFU (``livekit``), consent-gated recordings attached to the case (``recordings``), and the
+agreement that moves the case on (``agreement``).
 """

@@ -24,12 +24,15 @@ from channels.webchat.api import STATIC as WEBCHAT_STATIC
 from channels.webchat.api import router as webchat_router
 from channels.webchat.status import router as status_router
 from channels.wechat.api import router as wechat_router
+from channels.wechat.miniprogram_api import router as miniprogram_router
 from core import db as core_db
 from core import security
 from core.logging import configure_logging
 from core.settings import Settings, get_settings
 from core.settings import configure as configure_settings
 from core.tasks import EmbeddedScheduler, configure_runner
+from knowledge.api import router as knowledge_router
+from mediation.api import router as mediation_router
 from risk.api import router as risk_router
 from routing.api import router as routing_router
 from server.models_registry import load_models, load_tasks
@@ -117,12 +120,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(agent_router)
     app.include_router(routing_router)
     app.include_router(risk_router)
+    app.include_router(knowledge_router)
     app.include_router(open311_router)
     app.include_router(wechat_router)
+    app.include_router(miniprogram_router)
     app.include_router(sms_router)
     app.include_router(phone_router)
     app.include_router(webchat_router)
     app.include_router(status_router)
+    app.include_router(mediation_router)
     install_console(app)
     app.mount("/static/webchat", StaticFiles(directory=WEBCHAT_STATIC), name="webchat-static")
 

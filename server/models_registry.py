@@ -7,8 +7,9 @@ import importlib
 from core.db import Base
 
 MODEL_MODULES = ["core.accounts", "cases.models", "bot.models", "channels.models", "routing.models", "cases.handling.models",
-                 "risk.models", "admin_web.models"]
-TASK_MODULES = ["cases.tasks", "routing.tasks", "channels.tasks", "channels.wechat.adapter", "channels.sms.adapter", "risk.tasks"]
+                 "risk.models", "admin_web.models", "mediation.models", "knowledge.models"]
+TASK_MODULES = ["cases.tasks", "routing.tasks", "channels.tasks", "channels.wechat.adapter", "channels.sms.adapter", "risk.tasks",
+                "mediation.tasks", "knowledge.tasks"]
 
 
 def load_models():

@@ -11,7 +11,8 @@ from core.tasks import configure_runner, make_celery
 from server.models_registry import load_models, load_tasks
 
 # Periodic tasks and their intervals in seconds: Celery beat runs them, or the embedded scheduler.
-SCHEDULE = {"cases.scan_deadlines": 300.0, "risk.surveillance": 3600.0}
+SCHEDULE = {"cases.scan_deadlines": 300.0, "risk.surveillance": 3600.0, "mediation.send_reminders": 60.0,
+            "knowledge.harvest_replies": 3600.0}
 
 
 def make_worker_app(settings: Settings | None = None):

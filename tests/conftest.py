@@ -118,7 +118,9 @@ def database(settings) -> core_db.Database:
     return db
 
 
-MUTABLE_TABLES = ["risk_alerts", "console_sessions", "login_failures", "case_notes", "case_attachments", "extension_requests",
+MUTABLE_TABLES = ["knowledge_answers", "knowledge_entries",
+                  "mediation_recording_chunks", "mediation_recordings", "mediation_participants", "mediation_sessions",
+                  "risk_alerts", "console_sessions", "login_failures", "case_notes", "case_attachments", "extension_requests",
                   "supervision_notes", "reply_templates", "petition_risks", "sensitive_terms", "similar_links",
                   "routing_decisions", "category_corrections", "routing_rules", "outbox", "inbox",
                   "conversation_messages", "conversations", "audit_events", "supplements", "feedbacks", "replies",

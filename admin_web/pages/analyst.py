@@ -28,6 +28,7 @@ from cases.service import CaseError, Invalid, access
 from core.accounts import Role
 from core.settings import get_settings
 from core.web import transaction
+from nlu.contact import LABELS as CONTACT_LABELS
 from risk.models import PetitionRisk
 from routing.models import RoutingDecision
 from routing.service import RoutingError, do_correct_category
@@ -66,6 +67,7 @@ class Filters:
     unit: str = ""
     status: str = ""
     risk: str = ""
+    contact: str = ""  # contact type (issue 11): complaint, help, proposal, consultation, praise, report
     page: int = 1
 
     @classmethod
@@ -169,6 +171,10 @@ def scope(session: Session, f: Filters) -> Scope:
         assessed = select(PetitionRisk.petition_id)
         conditions.append(Petition.id.not_in(assessed) if f.risk == "none"
                           else Petition.id.in_(assessed.where(PetitionRisk.level == f.risk)))
+    if f.contact:
+        if f.contact not in CONTACT_LABELS:
+            raise Invalid(f"unknown contact type {f.contact!r}")
+        conditions.append(Petition.contact_type == f.contact)
     return Scope(conditions, first, last)
 
 
@@ -281,7 +287,7 @@ def _page(request: Request, console: Console, f: Filters, *, flash: str | None =
             categories=catalog.list_categories(session, level=1), units=catalog.list_units(session, active_only=False),
             areas=[a for a in catalog.list_areas(session) if a.level in ("city", "district")],
             channels=list(Channel), statuses=list(Status), channel_label=lambda c: channel_label(c, lang),
-            risk_labels=RISK_LABELS, by_day=by_day, by_category=by_category, by_channel=by_channel,
+            risk_labels=RISK_LABELS, contact_labels=CONTACT_LABELS, by_day=by_day, by_category=by_category, by_channel=by_channel,
             day_caption=day_caption,
             day_chart=charts.column_chart("chart-day", t("每日来件量", "Petitions received per day") + " · " + day_caption,
                                           by_day, empty=empty, width=1200, height=240),

@@ -13,6 +13,7 @@ from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from admin_web.pages import knowledge as knowledge_page
 from admin_web.web import ANY_STAFF, HOME, PII_ROLES, Console, highlight, person, render, require
 from cases import audit, catalog
 from cases.enums import TERMINAL, Action, Status
@@ -24,6 +25,7 @@ from cases.workflow import MOVES, allowed_actions
 from core.accounts import Role
 from core.db import utcnow
 from core.web import transaction
+from mediation.enums import AUDIT_LABELS as MEDIATION_AUDIT_LABELS
 from risk.models import PetitionRisk
 from routing import service as routing
 
@@ -53,6 +55,7 @@ ACTION_LABELS: dict[str, tuple[str, str]] = {
 EVENT_LABELS: dict[str, tuple[str, str]] = {
     "register": ("登记", "Registered"), "dispatch": ("自动交办", "Dispatched automatically"),
     "note": ("内部备注", "Internal note"),
+    "contact_type": ("更正来件类型", "Contact type corrected"),
     "attach": ("上传附件", "Attachment added"), "extension_requested": ("申请延期", "Extension requested"),
     "extension_approved": ("批准延期", "Extension approved"), "extension_rejected": ("驳回延期", "Extension rejected"),
     "supervision_urge": ("催办", "Urged"), "supervision_supervise": ("督办", "Supervised"),
@@ -60,6 +63,8 @@ EVENT_LABELS: dict[str, tuple[str, str]] = {
     "overdue": ("超期", "Overdue"), "recategorise": ("更正分类", "Category corrected"),
     "supplement": ("补充材料", "Supplement"), "feedback": ("评价", "Feedback"),
 }
+# Mediation writes its own events into the case history (sessions, attendance, agreements).
+EVENT_LABELS.update(MEDIATION_AUDIT_LABELS)
 CHANNEL_LABELS: dict[str, tuple[str, str]] = {
     "webchat": ("网页", "Web chat"), "wechat": ("微信公众号", "WeChat"), "miniprogram": ("微信小程序", "Mini-program"),
     "sms": ("短信", "SMS"), "phone": ("电话", "Phone"), "open311": ("Open311", "Open311"), "walk_in": ("来访", "Walk-in"),
@@ -74,6 +79,7 @@ DONE: dict[str, tuple[str, str]] = {
     "note": ("备注已保存", "Note saved"), "attachment": ("附件已上传", "Attachment uploaded"),
     "extension": ("延期申请已提交，等待督办人员审批", "Extension requested; a supervisor will decide"),
     "supervision": ("督办回复已提交", "Response to the supervision note sent"),
+    "contact": ("来件类型已更正", "Contact type corrected"),  # knowledge base (issue 11)
 }
 ACTIONS_WITH_CONFIRM = {Action.NOT_ACCEPT, Action.WITHDRAW, Action.MERGE, Action.OBJECT, Action.FORWARD}
 
@@ -200,6 +206,8 @@ def _context(session: Session, petition: Petition, console: Console, now: dateti
         "action_labels": ACTION_LABELS, "event_labels": EVENT_LABELS, "channel_labels": CHANNEL_LABELS,
         "supervision_labels": SUPERVISION_LABELS, "extension_states": EXTENSION_STATES, "link_kinds": LINK_KINDS,
         "confirm_actions": ACTIONS_WITH_CONFIRM,
+        # Knowledge base (issue 11): suggested answers, the contact type, promotable replies.
+        "kb": knowledge_page.case_context(session, p, console),
     }
 
 

@@ -45,9 +45,15 @@ def console_routes() -> list[tuple[str, str, frozenset[Role] | None]]:
 @pytest.fixture
 def world(db, staff):
     """Create one of everything a console URL can name; return the values for path parameters."""
+    from datetime import timedelta
+
     from admin_web.pages import admin as _  # noqa: F401  (the admin pages exist)
     from cases.handling import service as handling
     from cases.handling.models import CaseNote, ReplyTemplate
+    from core.db import utcnow
+    from knowledge import service as knowledge
+    from mediation import service as mediation
+    from mediation.schemas import SessionCreate
     from risk.models import RiskAlert, SensitiveTerm
     from routing import service as routing
     from routing.models import RoutingRule
@@ -72,11 +78,16 @@ def world(db, staff):
         conv = conversations.get_by_identity(s, channel="webchat", external_id="matrix-citizen")
         s.flush()
         term = s.scalar(select(SensitiveTerm.id))
+        entry = knowledge.create_entry(s, data=knowledge.EntryIn(question="如何办理异地养老保险转移？",
+                                                                  answer="携带身份证到参保地社保经办机构申请。"), actor=ADMIN)
+        meeting = mediation.create_session(s, data=SessionCreate.model_validate({
+            "tracking_no": p.tracking_no, "kind": "reception", "starts_at": utcnow() + timedelta(days=1),
+            "host": "admin1", "participants": [{"role": "petitioner"}]}), actor=ADMIN)
         values = {"tracking_no": p.tracking_no, "conversation_id": conv.id, "attachment_id": attachment.id,
                   "request_id": ext.id, "note_id": note.id, "template_id": template.id, "rule_id": rule.id,
                   "term_id": term, "code": "CS-HRSS", "user_id": get_by_username(s, "agent1").id,
                   "username": "agent1", "lang": "en",
-                  "alert_id": alert.id, "code_area": "430104"}
+                  "alert_id": alert.id, "session_id": meeting.id, "entry_id": entry.id, "code_area": "430104"}
         assert s.scalar(select(CaseNote.id)) is None and s.scalar(select(ReplyTemplate.id)) and \
             s.scalar(select(RoutingRule.id))
     return values
