@@ -183,6 +183,14 @@ def _category_path(petition: Petition) -> list[str] | None:
     return names or None
 
 
+# Contact types (set on every petition by the knowledge package) that are never dispatched automatically.
+HELD_FOR_TRIAGE = {
+    "report": ("举报类来件由信访部门人工分办，避免交给被举报单位",
+               "reports of wrongdoing are routed by a person, never to the unit reported"),
+    "praise": ("表扬类来件由人工决定转送", "praise is forwarded by a person"),
+}
+
+
 def do_route(session: Session, *, petition_id: int) -> RoutingDecision | None:
     """Route one petition (idempotent: a second run replaces the first decision)."""
     settings = get_settings()
@@ -229,6 +237,12 @@ def do_route(session: Session, *, petition_id: int) -> RoutingDecision | None:
                  for n in neighbours if n.petition.lead_unit_id],
         fallback_unit=settings.petition_office_unit)[:3]
     sure = scoring.decide(suggestions, threshold=settings.routing_auto_threshold, margin=settings.routing_auto_margin)
+    held = HELD_FOR_TRIAGE.get(petition.contact_type or "")
+    if held and suggestions:
+        # A person decides where a report of wrongdoing goes (it may name the unit that would handle it), and
+        # whether praise needs handling at all; the suggestions still say which unit fits.
+        suggestions[0].reasons.append(scoring.Reason("contact_type", held[0], held[1], 0.0))
+        sure = False
     dispatched = False
     if sure and petition.status == Status.REGISTERED and petition.lead_unit_id is None:
         _dispatch(session, petition, suggestions[0], now)

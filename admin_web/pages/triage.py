@@ -22,6 +22,7 @@ from cases.models import AuditEvent, Petition
 from cases.schemas import TransitionIn
 from core.accounts import Role
 from core.web import transaction
+from nlu.contact import LABELS as CONTACT_LABELS
 from routing import service as routing
 
 router = APIRouter()
@@ -179,6 +180,7 @@ def _render(request: Request, console: Console, session: Session, filters: Filte
             flash: str | None = None, flash_kind: str = "ok", error: dict | None = None):
     items, waiting = _queue(session, filters)
     return render(request, "triage/queue.html", console, status_code=status_code, items=items, waiting=waiting,
+                  contact_labels=CONTACT_LABELS,
                   filters=filters, back=filters.query(), areas=_areas(session),
                   channels=CHANNEL_LABELS, link_kinds=LINK_KINDS, flash=flash, flash_kind=flash_kind, error=error or {},
                   limit=QUEUE_LIMIT)

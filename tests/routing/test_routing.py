@@ -174,3 +174,19 @@ def test_registration_event_routes_in_the_background(db, fresh_index):
     finally:
         tasks._runner = original
         runner.shutdown()
+
+
+@pytest.mark.parametrize("contact_type", ["report", "praise"])
+def test_reports_and_praise_wait_for_a_person_with_the_reason(db, fresh_index, contact_type):
+    with db.transaction() as s:
+        petition, _ = register(s, area_code="430104", category="城乡建设")
+        petition.contact_type = contact_type
+        s.flush()
+        decision = routing.do_route(s, petition_id=petition.id)
+        assert decision.suggestions[0]["unit"] == "YL-GOV"  # what would fit is still said
+        assert not decision.auto_assigned and decision.needs_triage and petition.lead_unit_id is None
+        assert decision.suggestions[0]["reasons"][-1]["kind"] == "contact_type"
+        petition2, _ = register(s, area_code="430104", category="城乡建设")
+        petition2.contact_type = "complaint"
+        s.flush()
+        assert routing.do_route(s, petition_id=petition2.id).auto_assigned
