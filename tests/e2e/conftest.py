@@ -34,19 +34,29 @@ def _chromium_path() -> str | None:
 
 
 @pytest.fixture(scope="session")
-def browser():
-    """Launch one headless Chromium for the session (the system's; Playwright downloads nothing)."""
+def playwright_driver():
+    """Start Playwright once for the session: a second sync_playwright() in the same process is refused."""
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
         _unavailable("playwright is not installed (pip install playwright; no browser download is needed)")
-    executable = _chromium_path()
-    if not executable:
+    if not _chromium_path():
         _unavailable("chromium not found on PATH (apt-get install chromium)")
     with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
+        yield pw
+
+
+def launch_chromium(driver, args: list[str]):
+    """Launch the system's headless Chromium with these arguments."""
+    return driver.chromium.launch(executable_path=_chromium_path(), headless=True, args=args)
+
+
+@pytest.fixture(scope="session")
+def browser(playwright_driver):
+    """Launch one headless Chromium for the session (the system's; Playwright downloads nothing)."""
+    chromium = launch_chromium(playwright_driver, CHROMIUM_ARGS)
+    yield chromium
+    chromium.close()
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from datetime import timedelta
 
 import pytest
 
-from tests.e2e.conftest import CHROMIUM_ARGS, CONSOLE_PASSWORD, DESKTOP, _chromium_path, _unavailable, screenshot
+from tests.e2e.conftest import CHROMIUM_ARGS, CONSOLE_PASSWORD, DESKTOP, launch_chromium, screenshot
 
 pytestmark = pytest.mark.e2e
 
@@ -43,19 +43,11 @@ RATIO = """([ratio, tolerance]) => {
 
 
 @pytest.fixture(scope="module")
-def media_browser():
+def media_browser(playwright_driver):
     """Launch a Chromium of our own with fake media devices (the shared one has fixed arguments)."""
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        _unavailable("playwright is not installed")
-    executable = _chromium_path()
-    if not executable:
-        _unavailable("chromium not found on PATH (apt-get install chromium)")
-    with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=executable, headless=True, args=MEDIA_ARGS)
-        yield chromium
-        chromium.close()
+    chromium = launch_chromium(playwright_driver, MEDIA_ARGS)
+    yield chromium
+    chromium.close()
 
 
 @pytest.fixture
