@@ -69,7 +69,7 @@ def person_key(p: Petition) -> str:
     return f"x{p.id}"
 
 
-def _upsert(session: Session, *, key: str, kind: str, level: str, title: tuple[str, str], area_code: str | None,
+def upsert_alert(session: Session, *, key: str, kind: str, level: str, title: tuple[str, str], area_code: str | None,
             category: str | None, evidence: dict, now: datetime) -> RiskAlert:
     alert = session.scalar(select(RiskAlert).where(RiskAlert.key == key).with_for_update())
     if alert is None:
@@ -97,7 +97,7 @@ def do_check_red(session: Session, *, petition: Petition, risk: PetitionRisk, no
         return None
     reasons = "；".join(r["text_zh"] for r in risk.reasons[:3])
     reasons_en = "; ".join(r["text_en"] for r in risk.reasons[:3])
-    return _upsert(session, key=f"red:{petition.id}", kind="red_petition", level="red",
+    return upsert_alert(session, key=f"red:{petition.id}", kind="red_petition", level="red",
                    title=(f"红色预警：{petition.tracking_no}（{reasons}）", f"Red: {petition.tracking_no} ({reasons_en})"),
                    area_code=petition.area_code, category=petition.category.name if petition.category else None,
                    evidence={"petition_ids": [petition.id], "tracking_nos": [petition.tracking_no],
@@ -157,7 +157,7 @@ def do_check_collective(session: Session, *, petition: Petition, now: datetime |
              f"\u201c{first.title[:40]}\u201d")
     evidence = {"petition_ids": [p.id for p in ordered], "tracking_nos": [p.tracking_no for p in ordered],
                 "people": len(people), "head_count": heads, "hours": round(span_h, 1), "district": district}
-    return _upsert(session, key=key, kind="collective", level=level, title=title, area_code=district,
+    return upsert_alert(session, key=key, kind="collective", level=level, title=title, area_code=district,
                    category=first.category.name if first.category else None, evidence=evidence, now=now or utcnow())
 
 

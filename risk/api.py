@@ -150,7 +150,8 @@ def get_trends(request: Request, actor: StaffActor, by: str | None = Query(None,
     now = utcnow()
     with transaction(request) as session:
         series = trends.query_counts(session, by=by, freq=freq, since=now - timedelta(days=days), until=now)
-        total = trends.query_counts(session, by=None, freq=freq, since=now - timedelta(days=days), until=now)
+        total = series if by is None else \
+            trends.query_counts(session, by=None, freq=freq, since=now - timedelta(days=days), until=now)
     total_series = next(iter(total.values()))
     horizon = 28 if freq == "D" else 4
     alarms = {str(key): [a.period.isoformat() for a in trends.cusum(s) if a.period] for key, s in series.items()}

@@ -24,7 +24,7 @@ def do_detect_surges(session: Session, *, now: datetime | None = None) -> list[R
     raised = []
     series = {None: trends.query_counts(session, by=None, freq="D", since=since, until=now)}
     series.update(trends.query_counts(session, by="category", freq="D", since=since, until=now))
-    today = trends._local_day(now, trends.local_zone())
+    today = trends.local_day(now, trends.local_zone())
     for key, values in series.items():
         if isinstance(values, dict):  # the unkeyed query returns {None: Series}
             values = values.get(None)
@@ -35,7 +35,7 @@ def do_detect_surges(session: Session, *, now: datetime | None = None) -> list[R
                 continue
             name = key or "全部"
             level = "orange" if alarm.value >= 2 * max(alarm.baseline_mean, 1) else "yellow"
-            raised.append(alerts._upsert(
+            raised.append(alerts.upsert_alert(
                 session, key=f"surge:{key or '*'}:{alarm.period.isoformat()}", kind="surge", level=level,
                 title=(f"信访量激增：{name} {alarm.period:%m-%d} 共 {alarm.value:.0f} 件（基线均值 {alarm.baseline_mean:.1f}）",
                        f"Surge: {key or 'all'} on {alarm.period:%m-%d}: {alarm.value:.0f} (baseline {alarm.baseline_mean:.1f})"),
@@ -57,7 +57,7 @@ def _ids_on(session: Session, day, category: str | None, limit: int = 50) -> lis
     rows = session.execute(stmt.order_by(Petition.id)).all()
     if category is None:
         return [pid for pid, _ in rows][:limit]
-    top = trends._top_categories(session)
+    top = trends.top_categories(session)
     return [pid for pid, cid in rows if top.get(cid) == category][:limit]
 
 
@@ -73,18 +73,18 @@ def do_scan_clusters(session: Session, *, now: datetime | None = None, replicati
     now = now or utcnow()
     zone = trends.local_zone()
     since = now - timedelta(days=HISTORY_DAYS)
-    districts = trends._districts(session)
+    districts = trends.districts(session)
     rows = session.execute(select(Petition.id, Petition.area_code, Petition.received_at)
                            .where(Petition.received_at >= since, Petition.area_code.is_not(None))).all()
     events, by_cell = [], {}
     for pid, code, at in rows:
         district = districts.get(code, code[:6])
-        day = trends._local_day(at, zone)
+        day = trends.local_day(at, zone)
         events.append((district, day))
         by_cell.setdefault((district, day), []).append(pid)
     if len(events) < 20:
         return []
-    today = trends._local_day(now, zone)
+    today = trends.local_day(now, zone)
     result = scan.space_time_scan(events, end=today, replications=replications, seed=today.toordinal())
     names = dict(session.execute(select(Area.code, Area.name).where(Area.code.in_({d for d, _ in events}))).all())
     raised = []
@@ -93,7 +93,7 @@ def do_scan_clusters(session: Session, *, now: datetime | None = None, replicati
                for pid in pids]
         label = "、".join(names.get(a, a) for a in cluster.areas)
         level = "orange" if cluster.p_value < 0.01 and cluster.observed >= 10 else "yellow"
-        raised.append(alerts._upsert(
+        raised.append(alerts.upsert_alert(
             session, key=f"cluster:{'+'.join(cluster.areas)}:{cluster.start.isoformat()}", kind="cluster", level=level,
             title=(f"时空聚集：{label} {cluster.start:%m-%d}至{cluster.end:%m-%d} {cluster.observed} 件"
                    f"（预期 {cluster.expected:.1f}）",

@@ -85,7 +85,7 @@ def local_zone() -> ZoneInfo:
     return ZoneInfo(get_settings().timezone)
 
 
-def _local_day(moment: datetime | date, zone: ZoneInfo) -> date:
+def local_day(moment: datetime | date, zone: ZoneInfo) -> date:
     if isinstance(moment, datetime):
         if moment.tzinfo is None:
             raise ValueError("naive datetimes are not counted; pass a timezone-aware value")
@@ -120,10 +120,10 @@ def counts(rows: Iterable[tuple[datetime, object]], *, by: str | None = None, fr
     zone = local_zone()
     periods_of: dict[object, list[date]] = {}
     for received_at, key in rows:
-        periods_of.setdefault(key if by is not None else None, []).append(_period_of(_local_day(received_at, zone), freq))
+        periods_of.setdefault(key if by is not None else None, []).append(_period_of(local_day(received_at, zone), freq))
     every = [p for ps in periods_of.values() for p in ps]
-    first = _local_day(start, zone) if start is not None else (min(every) if every else None)
-    last = _local_day(end, zone) if end is not None else (max(every) if every else None)
+    first = local_day(start, zone) if start is not None else (min(every) if every else None)
+    last = local_day(end, zone) if end is not None else (max(every) if every else None)
     if first is None or last is None:
         return {} if by is not None else {None: Series(freq, (), np.zeros(0, dtype=np.int64))}
     periods = period_range(first, last, freq)
@@ -297,7 +297,7 @@ def cusum(series: Series | Sequence[float] | np.ndarray, *, k: float = 0.5, h: f
     return alarms
 
 
-def _top_categories(session: Session) -> dict[int, str]:
+def top_categories(session: Session) -> dict[int, str]:
     rows = session.execute(select(Category.id, Category.name, Category.parent_id)).all()
     parent = {i: p for i, _, p in rows}
     name = {i: n for i, n, _ in rows}
@@ -310,7 +310,7 @@ def _top_categories(session: Session) -> dict[int, str]:
     return top
 
 
-def _districts(session: Session) -> dict[str, str]:
+def districts(session: Session) -> dict[str, str]:
     rows = session.execute(select(Area.code, Area.level, Area.parent_code)).all()
     return {code: (parent if level == "street" and parent else code) for code, level, parent in rows}
 
@@ -325,7 +325,7 @@ def query_counts(session: Session, *, by: str | None = None, freq: Freq = "D", s
     if by not in BY:
         raise ValueError(f"by must be one of {BY}, not {by!r}")
     zone = local_zone()
-    first, last = _local_day(since, zone), _local_day(until, zone)
+    first, last = local_day(since, zone), local_day(until, zone)
     lo = datetime.combine(first, datetime.min.time(), zone)
     hi = datetime.combine(last + timedelta(days=1), datetime.min.time(), zone)
     key_column = {None: Petition.id, "category": Petition.category_id, "area": Petition.area_code,
@@ -333,9 +333,9 @@ def query_counts(session: Session, *, by: str | None = None, freq: Freq = "D", s
     rows = session.execute(select(Petition.received_at, key_column)
                            .where(Petition.received_at >= lo, Petition.received_at < hi)).all()
     if by == "category":
-        top = _top_categories(session)
+        top = top_categories(session)
         rows = [(at, top.get(key) if key is not None else None) for at, key in rows]
     elif by == "area":
-        district = _districts(session)
+        district = districts(session)
         rows = [(at, district.get(key, key) if key is not None else None) for at, key in rows]
     return counts(rows, by=by, freq=freq, start=first, end=last)

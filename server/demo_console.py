@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from bot import service as conversations
@@ -15,6 +15,7 @@ from cases.models import Petition
 from core.accounts import SYSTEM, Actor, Role
 from core.db import utcnow
 from risk import service as risk
+from risk.models import SensitiveTerm
 
 REPLY_TEMPLATES = [
     ("受理告知", "zh", "您好！您反映的问题已受理，我单位将依法在规定期限内办理并答复，请保持电话畅通。"),
@@ -40,7 +41,8 @@ CHATS = [
 def load_console_demo(session: Session, *, now: datetime | None = None) -> str:
     """Load the console's demo data; say what was loaded."""
     now = now or utcnow()
-    terms = risk.seed_lexicon(session)
+    risk.seed_lexicon(session)
+    terms = session.scalar(select(func.count()).select_from(SensitiveTerm))
     for kind, rows in (("reply", REPLY_TEMPLATES), ("canned", CANNED)):
         for name, language, text in rows:
             handling.create_template(session, kind=kind, name=name, text=text, language=language, actor=SYSTEM)
