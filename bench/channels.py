@@ -31,7 +31,7 @@ import uuid
 from pathlib import Path
 
 import httpx
-from _common import free_port, pct, wait_up
+from _common import free_port, latency_summary, pct, save_results, wait_up
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -166,7 +166,7 @@ def phone_caller(base: str, signer: Signer, n: int, latencies: list[float], erro
                 errors.append(f"{r.status_code} {r.text[:80]}")
 
 
-def run_channel(name: str, target, base: str, signer: Signer, senders: int, messages: int) -> None:
+def run_channel(name: str, target, base: str, signer: Signer, senders: int, messages: int) -> dict:
     latencies: list[float] = []
     errors: list[str] = []
     threads = [threading.Thread(target=target, args=(base, signer, messages, latencies, errors)) for _ in range(senders)]
@@ -179,6 +179,7 @@ def run_channel(name: str, target, base: str, signer: Signer, senders: int, mess
     print(f"{name:<9} requests={len(latencies):>5} {len(latencies) / elapsed:8.1f} req/s  "
           f"p50={pct(latencies, 50) * 1000:7.1f} ms  p95={pct(latencies, 95) * 1000:7.1f} ms  "
           f"mean={statistics.mean(latencies) * 1000:7.1f} ms  errors={len(errors)}" + (f" ({errors[0]})" if errors else ""))
+    return {"requests_per_s": round(len(latencies) / elapsed, 1), **latency_summary(latencies), "errors": len(errors)}
 
 
 def validator_rate(seconds: float = 1.0) -> float:
@@ -212,7 +213,7 @@ def main() -> None:
     public = f"http://127.0.0.1:{port}"
     url = args.database_url or f"sqlite:///{tmp / 'bench.db'}"
     env = {**os.environ, "PETITION_DATABASE_URL": url, "PETITION_ENVIRONMENT": "test", "PETITION_LOG_LEVEL": "WARNING",
-           "PETITION_EMBEDDED_SCHEDULER": "false", "PETITION_ROUTE_ON_REGISTER": "false",
+           "PETITION_EMBEDDED_SCHEDULER": "false", "PETITION_ROUTE_ON_REGISTER": "false", "PETITION_RATE_LIMIT_ENABLED": "false",
            "PETITION_TWILIO_ACCOUNT_SID": ACCOUNT, "PETITION_TWILIO_AUTH_TOKEN": TOKEN,
            "PETITION_TWILIO_FROM": "+15005550006", "PETITION_PUBLIC_BASE_URL": public,
            "PETITION_TWILIO_API_BASE": RECORDINGS.base,
@@ -227,10 +228,15 @@ def main() -> None:
         signer = Signer(public)
         print(f"senders={args.senders} requests/sender={args.messages} workers={args.workers} database={url.split(':')[0]} "
               f"cpus={os.cpu_count()}")
+        figures = {}
         for name, target in (("webchat", webchat_sender), ("sms", sms_sender), ("phone", phone_caller),
                              ("forged", forged_sender)):
-            run_channel(name, target, public, signer, args.senders, args.messages)
-        print(f"signature check alone: {validator_rate():,.0f} validations/s on one core")
+            figures[name] = run_channel(name, target, public, signer, args.senders, args.messages)
+        validations = validator_rate()
+        print(f"signature check alone: {validations:,.0f} validations/s on one core")
+        save_results("channels", {"senders": args.senders, "requests_per_sender": args.messages, "workers": args.workers,
+                                  "database": url.split(":")[0], "channels": figures,
+                                  "signature_validations_per_s_one_core": round(validations)})
     finally:
         server.terminate()
         server.wait(timeout=20)

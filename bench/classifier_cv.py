@@ -37,6 +37,8 @@ import numpy as np  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from _common import save_results  # noqa: E402
+
 from nlu import features  # noqa: E402
 from nlu.classifier import CategoryClassifier, ClassifierSettings, evaluate, read_rows  # noqa: E402
 
@@ -148,6 +150,7 @@ def main() -> None:
     # Cross-validation inside fit() only tunes the softmax temperature, which changes no label.
     settings = ClassifierSettings.from_dict({**ClassifierSettings().to_dict(), "cv_folds": 0, **json.loads(args.settings)})
     parts = set(args.only.split(","))
+    figures: dict = {"folds": args.folds, "seed": args.seed, "settings": settings.to_dict()}
     titles, details, sample = _rows("fj2_titles_labels.csv"), _rows("fj2_details_labels.csv"), _rows("fj2_sample_495.csv")
     classes = sorted({y for _, y in titles})
     print(f"data: {len(titles)} titles, {len(details)} details, {len(sample)} title+body rows; {len(classes)} classes")
@@ -168,6 +171,9 @@ def main() -> None:
         for name, make in models.items():
             report, seconds = _cross_validate(make, splits(), classes)
             _print(name, report, seconds, classes)
+            figures.setdefault(title, {})[name] = {
+                "accuracy": float(report["accuracy"]), "macro_f1": float(report["macro_f1"]), "seconds": round(seconds, 1),
+                "f1_per_class": {c: float(report["per_class"][c]["f1"]) for c in classes}}
     if "latency" in parts:
         everything = titles + details + sample
         started = time.perf_counter()
@@ -187,6 +193,10 @@ def main() -> None:
         for name, (p50, p95) in latency.items():
             print(f"  {name + ' time':<10} p50 {p50:.2f} ms  p95 {p95:.2f} ms")
         print(f"model size on disk: {size / 2**20:.1f} MiB")
+        figures["latency_ms"] = {name: {"p50": p50, "p95": p95} for name, (p50, p95) in latency.items()}
+        figures["final_model"] = {"rows": len(everything), "features": model.features.n_features,
+                                  "size_mib": round(size / 2**20, 2)}
+    save_results("classifier_cv", figures)
 
 
 if __name__ == "__main__":

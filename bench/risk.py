@@ -28,6 +28,8 @@ from zoneinfo import ZoneInfo
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from _common import record_output, save_results  # noqa: E402
+
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "teddycup2020_c"
 TZ = ZoneInfo("Asia/Shanghai")
 DISTRICT = re.compile(r"([A-Z]\d{1,2}(?:区|县|市))")
@@ -111,6 +113,7 @@ def main() -> None:
     args = parser.parse_args()
     if not DATA.exists():
         sys.exit(f"data not found: {DATA}")
+    printed = record_output()
     rng = random.Random(args.seed)
     messages = read_messages()
     if args.limit:
@@ -217,6 +220,15 @@ def main() -> None:
         from risk.topics import THRESHOLD
 
         risk_stats.contest_hot_issues(risk_stats.load(), THRESHOLD)
+    save_results("risk", {
+        "args": vars(args), "real_messages": len(messages), "injected": sum(len(g) for g in groups), "weeks": round(weeks, 1),
+        "seconds": round(elapsed, 1), "risk_task_ms": {"p50": statistics.median(check_ms),
+                                                        "p95": sorted(check_ms)[int(0.95 * len(check_ms))]},
+        "groups_detected": len(detected), "groups": len(groups), "recall": len(detected) / len(groups),
+        "delay_h": {"median": statistics.median(delays), "p90": delays[int(0.9 * (len(delays) - 1))],
+                    "max": delays[-1]} if delays else None,
+        "background_alerts_per_week": len(background_alerts) / weeks, "red_alerts_per_week": len(reds) / weeks,
+        "printed": printed()})
 
 
 if __name__ == "__main__":

@@ -48,6 +48,9 @@ from risk import trends  # noqa: E402
 from risk.scan import space_time_scan  # noqa: E402
 from risk.topics import PLACE, THRESHOLD, hot_topics, terms  # noqa: E402
 
+sys.path.append(str(HERE))  # last, so that it shadows nothing of the project's
+from _common import record_output, save_results  # noqa: E402
+
 DATA = ROOT.parent / "shared" / "data" / "teddycup2020_c"
 
 
@@ -278,6 +281,7 @@ def main() -> None:
     parser.add_argument("--threshold", type=float, default=None, help="topic similarity threshold (default: the module's)")
     parser.add_argument("--seed", type=int, default=20200101)
     args = parser.parse_args()
+    printed = record_output()
     began = time.perf_counter()
     df = load()
     start, end = date(args.year, 1, 1), date(args.year, 12, 31)
@@ -295,6 +299,8 @@ def main() -> None:
     contest_hot_issues(df, threshold)
     recent_topics(stream, [date(args.year, 6, 30), end], threshold)
     print(f"\ntotal {time.perf_counter() - began:.0f} s")
+    save_results("risk_stats", {"args": vars(args), "messages": len(df), "stream_messages": len(stream),
+                                "seconds": round(time.perf_counter() - began, 1), "printed": printed()})
 
 
 if __name__ == "__main__":

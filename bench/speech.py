@@ -22,6 +22,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+# The tests load this file by path for its CER / WER scoring: make its helper module importable then too.
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _common import save_results  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data" / "speech"
 _PUNCT = re.compile(r"[^\w\s']|_", re.UNICODE)
@@ -118,6 +122,8 @@ def main() -> None:
     started = time.perf_counter()
     transcriber = WhisperTranscriber(args.model_dir, english_model_dir=args.english_model_dir, max_seconds=600,
                                      beam_size=args.beam, vad=not args.no_vad, cpu_threads=args.threads)
+    load_s = time.perf_counter() - started
+    per_clip = []
     print(f"model {args.model_dir} loaded in {time.perf_counter() - started:.2f} s (beam {args.beam}, "
           f"vad {'off' if args.no_vad else 'on'}, language {'detected' if args.detect else 'given'}, "
           f"audio {'8 kHz telephone' if args.telephone else 'as recorded'})")
@@ -136,6 +142,9 @@ def main() -> None:
             totals[metric].append(value)
         audio_s, work_s = audio_s + result.duration_s, work_s + elapsed
         label = f"{metric} {value:.3f}" + ("*" if mixed else "")
+        per_clip.append({"file": row["file"], "language": result.language, "metric": metric, "value": round(value, 4),
+                         "mixed": mixed, "duration_s": round(result.duration_s, 2), "seconds": round(elapsed, 2),
+                         "transcript": result.text})
         print(f"{row['file']:52} {result.language:5} {label:>10} {result.duration_s:6.1f} {elapsed:6.2f} "
               f"{elapsed / result.duration_s:5.2f}  {result.text[:80]}")
     for metric, values in totals.items():
@@ -143,6 +152,10 @@ def main() -> None:
             print(f"mean {metric}: {sum(values) / len(values):.3f} over {len(values)} clips")
     print(f"overall RTF: {work_s / audio_s:.2f} ({work_s:.1f} s for {audio_s:.1f} s of audio)")
     print("* mixed-language clip: its reference is whisper-tiny output; scored on the English part only, not in the mean")
+    save_results("speech" + ("_telephone" if args.telephone else ""), {
+        "args": {k: str(v) for k, v in vars(args).items()}, "model_load_s": round(load_s, 2),
+        "mean": {metric: sum(values) / len(values) for metric, values in totals.items() if values},
+        "rtf": work_s / audio_s, "audio_s": round(audio_s, 1), "clips": per_clip})
 
 
 if __name__ == "__main__":

@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from cases.models import AuditEvent, AuditHead
@@ -53,6 +53,26 @@ def append(session: Session, *, actor: str, action: str, petition_id: int | None
     head.seq, head.hash = event.seq, event.hash
     session.flush()
     return event
+
+
+def append_many(session: Session, events: list[dict], *, at: datetime | None = None) -> int:
+    """Append events (dicts of append's keywords) under one lock of the head in one INSERT; return the last seq."""
+    head = _lock_head(session)
+    created = (at or utcnow()).astimezone(UTC)
+    seq, prev, rows = head.seq, head.hash, []
+    signer = audit_signer()
+    for e in events:
+        seq += 1
+        row = {"seq": seq, "petition_id": e.get("petition_id"), "actor": e["actor"], "action": e["action"],
+               "from_status": e.get("from_status"), "to_status": e.get("to_status"), "reason": e.get("reason"),
+               "data": e.get("data") or {}, "created_at": created, "prev_hash": prev}
+        row["hash"] = prev = signer.sign(_canonical(**row))
+        rows.append(row)
+    if rows:
+        session.execute(insert(AuditEvent), rows)
+        head.seq, head.hash = seq, prev
+        session.flush()
+    return head.seq
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.db import Base, UTCDateTime, utcnow
@@ -74,6 +74,17 @@ class Petitioner(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+# Statuses whose petition is still being handled (cases.enums.TERMINAL lists the others); the partial indexes
+# below name them, so a query must use this same list for PostgreSQL to pick them.
+OPEN_STATUSES = ("registered", "accepted", "assigned", "in_progress", "replied", "review_requested", "under_review",
+                 "review_replied", "reexam_requested", "under_reexam")
+WAITING_STATUSES = ("registered", "accepted")
+
+
+def _status_in(statuses: tuple[str, ...]):
+    return text("status IN (" + ", ".join(f"'{s}'" for s in statuses) + ")")
+
+
 class Petition(Base):
     """A petition (case) with its statutory deadlines."""
 
@@ -81,6 +92,23 @@ class Petition(Base):
     __table_args__ = (
         Index("ix_petitions_status_due", "status", "due_at"),
         Index("ix_petitions_received_at", "received_at"),
+        # Migration 0010 (a million petitions): the analyst's breakdowns read these without touching the table;
+        # the workbench scans only open petitions, the overdue board and counts only overdue ones, and the triage
+        # queue only those waiting for a unit.
+        Index("ix_petitions_category_channel", "category_id", "channel"),
+        Index("ix_petitions_received_channel_category", "received_at", "channel", "category_id"),
+        Index("ix_petitions_area_category_channel", "area_code", "category_id", "channel"),
+        Index("ix_petitions_open_unit_due", "lead_unit_id", "due_at", postgresql_where=_status_in(OPEN_STATUSES),
+              sqlite_where=_status_in(OPEN_STATUSES)),
+        Index("ix_petitions_overdue", "lead_unit_id", "due_at",
+              postgresql_where=text(f"overdue_since IS NOT NULL AND {_status_in(OPEN_STATUSES).text}"),
+              sqlite_where=text(f"overdue_since IS NOT NULL AND {_status_in(OPEN_STATUSES).text}")),
+        Index("ix_petitions_waiting", "received_at",
+              postgresql_where=text(f"{_status_in(WAITING_STATUSES).text} AND lead_unit_id IS NULL"),
+              sqlite_where=text(f"{_status_in(WAITING_STATUSES).text} AND lead_unit_id IS NULL")),
+        # Keyword search (ILIKE '%…%') on PostgreSQL with pg_trgm; SQLite has no such index.
+        Index("ix_petitions_text_trgm", text("(title || ' ' || content) gin_trgm_ops"),
+              postgresql_using="gin").ddl_if(dialect="postgresql"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -10,7 +10,7 @@ from channels import registry
 from channels.models import OutboxMessage
 from channels.service import OutboundMessage
 from core.db import get_database, utcnow
-from core.tasks import task
+from core.tasks import current_attempt, task
 
 log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 6
@@ -30,9 +30,16 @@ def send_outbox(outbox_id: int) -> str:
             row.last_error = None if adapter else f"no adapter for channel {row.channel}"
             return row.status
         message = OutboundMessage(row.channel, row.recipient, row.text, list(row.quick_replies or []), row.seq, row.id)
+        # An earlier attempt failed or died (a killed worker rolls back its attempt count, but the task
+        # record counts it): the platform may already have the message. Adapters that can ask the
+        # platform resume instead of sending again; the others send again (at least once).
+        suspect = row.attempts > 0 or current_attempt() > 1
         row.attempts += 1
         try:
-            platform_id = adapter.send(message)
+            if suspect and getattr(adapter, "reconciles", False):
+                platform_id = adapter.send(message, resume_since=row.created_at)
+            else:
+                platform_id = adapter.send(message)
         except registry.DeliveryError as exc:
             row.status, row.last_error = "failed", str(exc)[:2000]
             return "failed"

@@ -1,8 +1,10 @@
 """Domain events and after-commit callbacks.
 
-Lower packages announce what happened by publishing an event on the session; subscribers run only
-after that session's transaction commits, so no task or message leaves for work that was rolled
-back. Subscribers must not use the committed session.
+Lower packages announce what happened by publishing an event on the session. Two kinds of subscriber:
+``subscribe`` handlers run only after that session's transaction commits, so nothing leaves for work
+that was rolled back (they must not use the committed session); ``subscribe_in_transaction`` handlers
+run at once inside the publishing transaction and get its session, which is how durable tasks are
+queued for an event (their records commit or roll back with the work that caused them).
 """
 
 from __future__ import annotations
@@ -41,12 +43,19 @@ class PetitionStatusChanged(DomainEvent):
 
 
 _subscribers: dict[type[DomainEvent], list[Callable[[DomainEvent], None]]] = defaultdict(list)
+_tx_subscribers: dict[type[DomainEvent], list[Callable[[Session, DomainEvent], None]]] = defaultdict(list)
 
 
 def subscribe(event_type: type[DomainEvent], handler: Callable[[DomainEvent], None]) -> None:
     """Call ``handler`` after commit for every published event of this type."""
     if handler not in _subscribers[event_type]:
         _subscribers[event_type].append(handler)
+
+
+def subscribe_in_transaction(event_type: type[DomainEvent], handler: Callable[[Session, DomainEvent], None]) -> None:
+    """Call ``handler(session, event)`` inside the publishing transaction; its errors roll the work back."""
+    if handler not in _tx_subscribers[event_type]:
+        _tx_subscribers[event_type].append(handler)
 
 
 def on_commit(session: Session, callback: Callable[[], None]) -> None:
@@ -57,7 +66,11 @@ def on_commit(session: Session, callback: Callable[[], None]) -> None:
 
 
 def publish(session: Session, domain_event: DomainEvent) -> None:
-    """Queue an event for its subscribers, dispatched after commit."""
+    """Hand an event to in-transaction subscribers now and queue it for the others, dispatched after commit."""
+    for etype, tx_handlers in list(_tx_subscribers.items()):
+        if isinstance(domain_event, etype):
+            for tx_handler in list(tx_handlers):
+                tx_handler(session, domain_event)
 
     def dispatch() -> None:
         for etype, handlers in list(_subscribers.items()):

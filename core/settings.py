@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -37,6 +38,16 @@ class Settings(BaseSettings):
     embedded_task_threads: int = 2
     # Run periodic tasks (deadline scans) inside `petition serve` when there is no Celery beat.
     embedded_scheduler: bool = True
+    # Durable tasks: a claimed task holds its record this long before another delivery may take it
+    # over (per task, see core.tasks.task); queued records older than this with nothing in flight are
+    # resubmitted by the sweeper; done records are purged after the retention.
+    task_lease_seconds: int = 300
+    task_resubmit_after: int = 120
+    task_sweep_batch: int = 500
+    task_sweep_interval: int = 60
+    task_done_retention_days: int = 7
+    # Redis broker: a killed worker's unacknowledged messages are delivered again after this long.
+    task_visibility_timeout: int = 900
 
     secret_key: SecretStr = SecretStr(PLACEHOLDER_SECRETS["secret_key"])
     pii_key: SecretStr = SecretStr(PLACEHOLDER_SECRETS["pii_key"])
@@ -111,6 +122,9 @@ class Settings(BaseSettings):
     mediation_link_grace_hours: int = 72
     mediation_reminder_minutes: int = 30
     mediation_transcribe: bool = True
+    # Share signalling rooms between API processes (uvicorn --workers, several containers) through this Redis;
+    # unset: a redis:// broker_url is used, and without either the rooms live in the one process ("" forces that).
+    mediation_redis_url: str | None = None
     livekit_url: str | None = None
     livekit_api_key: str | None = None
     livekit_api_secret: SecretStr | None = None
@@ -118,7 +132,33 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     log_level: str = "INFO"
+    # "json" (one object a line: ts, level, logger, message, request_id, …) or "text"; unset: text in development.
+    log_format: Literal["json", "text"] | None = None
     max_request_bytes: int = 1_000_000
+
+    # Prometheus metrics at GET /metrics (core/metrics.py); with a token set, scrapes send Authorization: Bearer.
+    metrics_enabled: bool = True
+    metrics_token: SecretStr | None = None
+    # The Celery worker serves its own metrics on this port (on `host`) when set.
+    worker_metrics_port: int | None = Field(default=None, ge=1, le=65535)
+
+    # Rate limits on the public, unauthenticated endpoints (core/ratelimit.py): requests one client address may
+    # make to a group in each window; 0 turns a group off. Counts are shared through Redis (this URL, else a
+    # redis:// broker_url) and kept in the process otherwise. Signed platform webhooks are not limited per address.
+    rate_limit_enabled: bool = True
+    rate_limit_window_seconds: int = Field(default=60, ge=1)
+    rate_limit_chat: int = 60  # web chat messages (HTTP and WebSocket frames)
+    rate_limit_status: int = 20  # the public status page and its lookup form
+    rate_limit_open311: int = 30  # Open311 POST requests
+    rate_limit_miniprogram: int = 120  # mini-program login, chat, media and supplements
+    rate_limit_mediation: int = 30  # posts on the mediation join pages
+    rate_limit_redis_url: str | None = None
+
+    @model_validator(mode="after")
+    def _default_log_format(self) -> Settings:
+        if self.log_format is None:
+            self.log_format = "text" if self.environment is Environment.DEVELOPMENT else "json"
+        return self
 
     @model_validator(mode="after")
     def _refuse_placeholders(self) -> Settings:

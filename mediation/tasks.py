@@ -52,13 +52,13 @@ def send_reminders() -> int:
     return remind_due()
 
 
-@task("mediation.process_recording", max_retries=3)
+@task("mediation.process_recording", max_retries=3, lease_seconds=1800)
 def process_recording(recording_id: int) -> str:
     """Convert a finished recording and attach it to its case."""
     return recordings.process_recording(get_database(), recording_id)
 
 
-@task("mediation.transcribe_recording", max_retries=1)
+@task("mediation.transcribe_recording", max_retries=1, lease_seconds=3600)
 def transcribe_recording(recording_id: int) -> str:
     """Write the transcript of an attached recording."""
     return recordings.transcribe_recording(get_database(), recording_id)

@@ -28,6 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
+from core.metrics import timed_model
 from nlu.features import FieldTfidf
 
 MODEL_KIND = "petition-category-classifier"
@@ -381,6 +382,7 @@ class CategoryClassifier:
         if self.features is None or "" not in self.nodes:
             raise DataError("the classifier is not trained")
 
+    @timed_model("classifier", "trained")
     def predict(self, texts: Sequence[str | Sequence[str]]) -> list[Prediction]:
         """Predict the category of each text: a sequence of fields (title, body) or a string, split at its first line break."""
         self._require_fitted()

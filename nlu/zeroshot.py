@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
 
+from core.metrics import timed_model
 from nlu.embeddings import Embedder
 
 # Cosines of one e5 model all fall within a narrow band (0.75–0.9); dividing by a small temperature
@@ -59,6 +60,7 @@ class ZeroShotClassifier:
             scores[:, n] = own.mean(axis=1)
         return scores
 
+    @timed_model("classifier", "zero_shot")
     def predict(self, texts: Sequence[str]) -> list[tuple[str, float, list[tuple[str, float]]]]:
         """Return (label, confidence, top 3 (label, probability)) for each text."""
         if not texts:

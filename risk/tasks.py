@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from sqlalchemy.orm import Session
+
 from cases.models import Petition
 from core.db import get_database
-from core.events import PetitionRegistered, PetitionStatusChanged, subscribe
+from core.events import PetitionRegistered, PetitionStatusChanged, subscribe_in_transaction
 from core.settings import get_settings
-from core.tasks import get_runner, task
+from core.tasks import enqueue, task
 from risk import alerts, service
 
 
@@ -24,13 +26,13 @@ def assess_petition(petition_id: int) -> dict | None:
                 "alerts": [a.id for a in (red, group) if a is not None]}
 
 
-def _on_change(event: PetitionRegistered | PetitionStatusChanged) -> None:
+def _on_change(session: Session, event: PetitionRegistered | PetitionStatusChanged) -> None:
     if get_settings().risk_on_register:
-        get_runner().submit("risk.assess_petition", {"petition_id": event.petition_id})
+        enqueue(session, "risk.assess_petition", petition_id=event.petition_id)
 
 
-subscribe(PetitionRegistered, _on_change)
-subscribe(PetitionStatusChanged, _on_change)
+subscribe_in_transaction(PetitionRegistered, _on_change)
+subscribe_in_transaction(PetitionStatusChanged, _on_change)
 
 
 @task("risk.surveillance", max_retries=1)

@@ -23,12 +23,14 @@ sees the old index or the new one, never half of each.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
 import threading
 import time
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 import faiss
@@ -37,6 +39,7 @@ import numpy as np
 FORMAT = 1
 KINDS = ("flat", "hnsw", "ivf")
 MANIFEST = "manifest.json"
+LOCK = ".lock"
 # Tuned on the million-vector benchmark (bench/retrieval.py): recall@10 against exact search 0.994 for both.
 HNSW_M = 32
 HNSW_EF_CONSTRUCTION = 40
@@ -101,6 +104,8 @@ class VectorIndex:
         self._snapshot: str | None = None
         self._saved_rows = 0
         self._killed: list[int] = []
+        # The delta files on disk that these rows already include (in the manifest's order).
+        self._deltas: list[str] = []
 
     @classmethod
     def create(cls, *, embedder_name: str, dim: int, kind: str = "flat") -> VectorIndex:
@@ -291,6 +296,7 @@ class VectorIndex:
             if files is None:
                 files = self._write_snapshot(directory, token)
             self._saved_rows, self._killed = len(self._row_ids), []
+            self._deltas = list(files.get("deltas", []))
             manifest = {"format": FORMAT, "embedder": self.embedder_name, "dim": self.dim, "kind": self.kind,
                         "count": len(self), "rows": len(self._row_ids), "params": self.params, "files": files,
                         "faiss_version": faiss.__version__, "saved_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
@@ -377,7 +383,73 @@ class VectorIndex:
         index = cls(embedder_name=embedder_name, dim=dim, kind=kind, faiss_index=faiss_index,
                     row_ids=stored, alive=alive, params=manifest.get("params"))
         index._snapshot, index._saved_rows = files.get("faiss"), len(stored)
+        index._deltas = list(files.get("deltas", []))
         return index
+
+    def catch_up(self, directory: str | Path) -> bool:
+        """Apply the deltas another process saved on top of the snapshot these rows came from.
+
+        Returns False (nothing changed) when that is not possible — another snapshot, rows added here and
+        not saved, a compaction — and the caller must load the index afresh. Caller holds the directory lock.
+        """
+        directory = Path(directory)
+        files = _read_manifest(directory)["files"]
+        deltas = list(files.get("deltas", []))
+        with self._lock:
+            if (self._index is None or self._snapshot is None or files.get("faiss") != self._snapshot
+                    or deltas[:len(self._deltas)] != self._deltas or self._killed
+                    or self._saved_rows != len(self._row_ids)):
+                return False
+            loaded = []
+            start = len(self._row_ids)
+            for name in deltas[len(self._deltas):]:
+                with np.load(directory / name) as delta:
+                    if int(delta["start"]) != start:
+                        return False
+                    loaded.append((np.asarray(delta["ids"], dtype=np.int64), np.asarray(delta["killed"], dtype=np.int64),
+                                   np.ascontiguousarray(delta["vectors"], dtype=np.float32)))
+                    start += len(loaded[-1][0])
+            for ids, killed, vectors in loaded:
+                first = len(self._row_ids)
+                if len(ids):
+                    self._index.add(vectors)
+                self._row_ids = np.concatenate([self._row_ids, ids])
+                self._alive = np.concatenate([self._alive, np.ones(len(ids), dtype=bool)])
+                self._row_of.update((int(i), first + n) for n, i in enumerate(ids.tolist()))
+                for row in killed.tolist():
+                    self._alive[row] = False
+                    pid = int(self._row_ids[row])
+                    if self._row_of.get(pid) == row:
+                        del self._row_of[pid]
+            self._deltas, self._saved_rows = deltas, len(self._row_ids)
+            return True
+
+
+@contextlib.contextmanager
+def directory_lock(directory: str | Path, *, shared: bool = False) -> Iterator[None]:
+    """Hold the index directory's lock across processes: shared to read, exclusive to update and save.
+
+    Several processes (worker pool children, API workers) keep their own copy of the index and save into
+    one directory; without the lock one's clean-up deletes another's half-written files, and a save from
+    a stale copy drops the rows another process added.
+    """
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    with open(directory / LOCK, "a+b") as fh:
+        fcntl.flock(fh, fcntl.LOCK_SH if shared else fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def manifest_stamp(directory: str | Path) -> tuple[int, int, int] | None:
+    """Return what identifies the saved generation (the manifest is replaced by rename on every save)."""
+    try:
+        st = (Path(directory) / MANIFEST).stat()
+    except FileNotFoundError:
+        return None
+    return st.st_ino, st.st_mtime_ns, st.st_size
 
 
 def _file_names(files: dict) -> list[str]:

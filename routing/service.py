@@ -94,38 +94,60 @@ def classify(session: Session, petition: Petition) -> tuple[list[str] | None, fl
 
 
 class IndexHolder:
-    """The process's similar-case index, loaded lazily and saved after changes."""
+    """The process's similar-case index, loaded lazily, reloaded when another process saved, saved after changes."""
 
     def __init__(self):
         self._lock = threading.Lock()
         self._index = None
         self._embedder = None
         self._key = None
+        self._stamp = None
+
+    def _load(self, directory: Path) -> None:
+        # Caller holds self._lock and the directory lock (shared or exclusive).
+        from routing.index import VectorIndex, manifest_stamp
+
+        self._stamp = manifest_stamp(directory)
+        try:
+            self._index = VectorIndex.load(directory, embedder_name=self._embedder.name)
+        except (FileNotFoundError, ValueError):
+            self._index = VectorIndex.create(embedder_name=self._embedder.name, dim=self._embedder.dim)
 
     def get(self):
         """Return (embedder, index) for the configured embedder and directory."""
         from nlu.embeddings import load_embedder
-        from routing.index import VectorIndex
+        from routing.index import directory_lock, manifest_stamp
 
         settings = get_settings()
-        key = (settings.embedder, str(_path(settings.index_dir)))
+        directory = _path(settings.index_dir)
+        key = (settings.embedder, str(directory))
         with self._lock:
             if self._key != key:
                 self._embedder = load_embedder(settings.embedder)
-                directory = _path(settings.index_dir)
-                try:
-                    self._index = VectorIndex.load(directory, embedder_name=self._embedder.name)
-                except (FileNotFoundError, ValueError):
-                    self._index = VectorIndex.create(embedder_name=self._embedder.name, dim=self._embedder.dim)
+                with directory_lock(directory, shared=True):
+                    self._load(directory)
                 self._key = key
+            elif manifest_stamp(directory) != self._stamp:
+                with directory_lock(directory, shared=True):
+                    stamp = manifest_stamp(directory)
+                    if self._index.catch_up(directory):
+                        self._stamp = stamp
+                    else:
+                        self._load(directory)
             return self._embedder, self._index
 
     def add(self, petition_id: int, vector) -> None:
-        """Add or replace a petition's vector and persist the index."""
-        _, index = self.get()
-        with self._lock:
-            index.add([petition_id], vector.reshape(1, -1))
-            index.save(_path(get_settings().index_dir))
+        """Add or replace a petition's vector and persist the index (on top of what other processes saved)."""
+        from routing.index import directory_lock, manifest_stamp
+
+        self.get()
+        directory = _path(get_settings().index_dir)
+        with self._lock, directory_lock(directory):
+            if manifest_stamp(directory) != self._stamp and not self._index.catch_up(directory):
+                self._load(directory)
+            self._index.add([petition_id], vector.reshape(1, -1))
+            self._index.save(directory)
+            self._stamp = manifest_stamp(directory)
 
     def reset(self) -> None:
         """Forget the loaded index (after a rebuild or a settings change)."""
@@ -387,7 +409,7 @@ def get_rule(session: Session, rule_id: int) -> RoutingRule:
 def rebuild_index(session: Session, *, batch: int = 256) -> int:
     """Embed every petition again and replace the persisted index; return how many were indexed."""
     from nlu.embeddings import load_embedder
-    from routing.index import VectorIndex
+    from routing.index import VectorIndex, directory_lock
 
     settings = get_settings()
     embedder = load_embedder(settings.embedder)
@@ -399,7 +421,8 @@ def rebuild_index(session: Session, *, batch: int = 256) -> int:
             break
         index.add([p.id for p in rows], embedder.embed([petition_text(p) for p in rows], kind="query"))
         last_id, total = rows[-1].id, total + len(rows)
-    index.save(_path(settings.index_dir))
+    with directory_lock(_path(settings.index_dir)):
+        index.save(_path(settings.index_dir))
     INDEX.reset()
     return total
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from sqlalchemy.orm import Session
+
 from core.db import get_database
-from core.events import PetitionRegistered, subscribe
+from core.events import PetitionRegistered, subscribe_in_transaction
 from core.settings import get_settings
-from core.tasks import get_runner, task
+from core.tasks import enqueue, task
 from routing import service
 
 
@@ -20,9 +22,9 @@ def route_petition(petition_id: int) -> dict | None:
                 "top": decision.suggestions[0]["unit"] if decision.suggestions else None}
 
 
-def _on_registered(event: PetitionRegistered) -> None:
+def _on_registered(session: Session, event: PetitionRegistered) -> None:
     if get_settings().route_on_register:
-        get_runner().submit("routing.route_petition", {"petition_id": event.petition_id})
+        enqueue(session, "routing.route_petition", petition_id=event.petition_id)
 
 
-subscribe(PetitionRegistered, _on_registered)
+subscribe_in_transaction(PetitionRegistered, _on_registered)

@@ -8,9 +8,9 @@ import re
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DataError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -18,6 +18,7 @@ from admin_web.api import install as install_console
 from cases.api import router as cases_router
 from channels.api import router as agent_router
 from channels.open311.api import router as open311_router
+from channels.open311.render import render_errors as open311_errors
 from channels.phone.api import router as phone_router
 from channels.sms.api import router as sms_router
 from channels.webchat.api import STATIC as WEBCHAT_STATIC
@@ -26,8 +27,8 @@ from channels.webchat.status import router as status_router
 from channels.wechat.api import router as wechat_router
 from channels.wechat.miniprogram_api import router as miniprogram_router
 from core import db as core_db
-from core import security
-from core.logging import configure_logging
+from core import metrics, ratelimit, security
+from core.logging import RequestContext, configure_logging
 from core.settings import Settings, get_settings
 from core.settings import configure as configure_settings
 from core.tasks import EmbeddedScheduler, configure_runner
@@ -44,6 +45,17 @@ log = logging.getLogger(__name__)
 # Case attachments may be larger than any other request body: the service itself caps the file at 10 MB.
 ATTACHMENT_UPLOAD = re.compile(r"^/console/cases/[^/]+/attachments$")
 ATTACHMENT_LIMIT = 11 * 1024 * 1024
+
+# The public, unauthenticated endpoints and their rate-limit groups (core/ratelimit.py). Web chat WebSocket frames
+# are counted in the "chat" group by the socket itself; signed platform webhooks are not limited per address.
+PUBLIC_RATE_LIMITS = [
+    ratelimit.rule("chat", r"^/api/v1/chat$"),
+    ratelimit.rule("status", r"^/status$", ("GET", "POST")),
+    ratelimit.rule("open311", r"^/open311/v2/", respond=lambda scope, wait: open311_errors(
+        429, [" ".join(ratelimit.message(wait))], fmt=scope["path"].rpartition(".")[2])),
+    ratelimit.rule("miniprogram", r"^/api/v1/miniprogram/"),
+    ratelimit.rule("mediation", r"^/mediation/join/"),
+]
 
 
 class BodyLimit:
@@ -138,6 +150,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         errors = [{"loc": list(e.get("loc", ())), "msg": e.get("msg"), "type": e.get("type")} for e in exc.errors()]
         return JSONResponse({"detail": errors}, status_code=422)
 
+    @app.exception_handler(OverflowError)
+    @app.exception_handler(DataError)
+    async def _unstorable(request: Request, exc: Exception) -> Response:
+        # Input the database cannot hold is the caller's error, not ours: an id beyond 64 bits (SQLite), a NUL
+        # character or an out-of-range number (PostgreSQL). Found by tests/security/test_schemathesis.py.
+        log.info("request refused by the database: %s", type(exc).__name__)
+        zh, en = "请求中有数值超出范围或无法保存的字符（如 NUL）。", "A value in the request is out of range or has a character that cannot be stored (such as NUL)."
+        if request.url.path.startswith(("/console", "/status", "/mediation/join")):
+            return HTMLResponse(f"<!doctype html><meta charset=utf-8><title>422</title><p>{zh}</p><p lang=en>{en}</p>"
+                                "<p><a href=\"javascript:history.back()\">返回 Back</a>", status_code=422)
+        return JSONResponse({"detail": f"{zh} {en}"}, status_code=422)
+
     @app.exception_handler(OperationalError)
     @app.exception_handler(PoolTimeout)
     async def _db_down(request: Request, exc: Exception) -> JSONResponse:
@@ -155,4 +179,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return {"status": "ok", "database": "ok", "tasks": "celery" if settings.broker_url else "embedded"}
 
     app.add_middleware(BodyLimit, max_bytes=settings.max_request_bytes)
+    app.state.rate_limiter = ratelimit.from_settings(settings)
+    app.add_middleware(ratelimit.RateLimit, limiter=app.state.rate_limiter, rules=PUBLIC_RATE_LIMITS)
+    # Outermost: refused requests (413, 429) are counted and logged too, each with its request id.
+    if settings.metrics_enabled:
+        metrics.install(app, settings)
+    app.add_middleware(RequestContext, router=app.router)
     return app

@@ -78,8 +78,9 @@ def serve(host: str | None, port: int | None) -> None:
     import uvicorn
 
     settings = get_settings()
+    # The app configures logging (JSON lines, request ids) and logs its own access lines without query strings.
     uvicorn.run("server.app:create_app", factory=True, host=host or settings.host, port=port or settings.port,
-                log_level=settings.log_level.lower())
+                log_level=settings.log_level.lower(), log_config=None, access_log=False)
 
 
 @main.command()
@@ -87,11 +88,18 @@ def serve(host: str | None, port: int | None) -> None:
 @click.option("--beat", is_flag=True, help="also run the periodic scheduler in this worker")
 def worker(concurrency: int, beat: bool) -> None:
     """Run a Celery worker (needs PETITION_BROKER_URL)."""
-    from server.worker import make_worker_app
-
     settings = get_settings()
     if not settings.broker_url:
         raise click.ClickException("PETITION_BROKER_URL is not set: tasks run in-process in `petition serve`")
+    if settings.worker_metrics_port and "prometheus_client" not in sys.modules:
+        import os
+        import tempfile
+
+        # Tasks run in Celery's forked pool processes: prometheus_client adds up their counts from files in
+        # this directory, which it reads once, when first imported (below, with the worker).
+        os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="petition-worker-metrics-"))
+    from server.worker import make_worker_app
+
     app = make_worker_app(settings)
     argv = ["worker", "--loglevel", settings.log_level, "--concurrency", str(concurrency), "-Q", settings.task_queue]
     if beat:
@@ -269,9 +277,13 @@ def _safe_url(url: str) -> str:
 
 
 def _register_ml_commands() -> None:
+    from server.cli_import import register as register_import
     from server.cli_ml import register
+    from server.cli_tasks import register as register_tasks
 
     register(main)
+    register_tasks(main)
+    register_import(main)
 
 
 _register_ml_commands()

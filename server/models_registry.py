@@ -6,8 +6,9 @@ import importlib
 
 from core.db import Base
 
-MODEL_MODULES = ["core.accounts", "cases.models", "bot.models", "channels.models", "routing.models", "cases.handling.models",
-                 "risk.models", "admin_web.models", "mediation.models", "knowledge.models"]
+MODEL_MODULES = ["core.accounts", "core.taskstore", "cases.models", "bot.models", "channels.models",
+                 "routing.models", "cases.handling.models", "cases.importing.models", "risk.models", "admin_web.models",
+                 "mediation.models", "knowledge.models"]
 TASK_MODULES = ["cases.tasks", "routing.tasks", "channels.tasks", "channels.wechat.adapter", "channels.sms.adapter", "risk.tasks",
                 "mediation.tasks", "knowledge.tasks"]
 

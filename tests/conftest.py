@@ -92,6 +92,8 @@ def settings(backend) -> Settings:
     """Return test settings for the current backend."""
     return Settings(environment="test", database_url=backend, broker_url=None, pii_key="test-pii-key",
                     secret_key="test-secret-key", bootstrap_admin_token=None, embedded_scheduler=False,
+                    # Tests send bursts from one address; tests/security/test_ratelimit.py turns the limits on.
+                    rate_limit_enabled=False,
                     route_on_register=False, risk_on_register=False, embedder="lexical", zero_shot=False,
                     classifier_dir="/nonexistent/model",
                     index_dir=str(backend_index_dir(backend)))
@@ -118,7 +120,7 @@ def database(settings) -> core_db.Database:
     return db
 
 
-MUTABLE_TABLES = ["knowledge_answers", "knowledge_entries",
+MUTABLE_TABLES = ["petition_import_keys", "task_records", "knowledge_answers", "knowledge_entries",
                   "mediation_recording_chunks", "mediation_recordings", "mediation_participants", "mediation_sessions",
                   "risk_alerts", "console_sessions", "login_failures", "case_notes", "case_attachments", "extension_requests",
                   "supervision_notes", "reply_templates", "petition_risks", "sensitive_terms", "similar_links",

@@ -71,8 +71,7 @@ def _board(request: Request, console: Console, *, hours: int = 72, flash: str | 
                       hours_choices=DUE_SOON_HOURS, overdue=overdue, due_soon=due_soon, extensions=extensions,
                       notes=notes, units=units, kinds=SUPERVISION_KINDS, kind_labels=KIND_LABELS,
                       span=lambda d: span(d, console.lang), flash=flash, flash_kind=flash_kind,
-                      overdue_count=sum(len(b.petitions) for b in overdue),
-                      due_soon_count=sum(len(b.petitions) for b in due_soon))
+                      overdue_count=sum(b.total for b in overdue), due_soon_count=sum(b.total for b in due_soon))
 
 
 def _refused(console: Console, exc: CaseError) -> str:
@@ -160,15 +159,6 @@ def percent(rate: float | None) -> str:
     return "—" if rate is None else f"{rate * 100:.1f}%"
 
 
-def _total(rows: list[performance.UnitFigures]) -> performance.UnitFigures:
-    total = performance.UnitFigures(None, "", "")
-    for f in rows:
-        for name in ("received", "replied", "replied_on_time", "resolved", "with_feedback", "satisfied", "open_overdue"):
-            setattr(total, name, getattr(total, name) + getattr(f, name))
-        total.handling_days.extend(f.handling_days)
-    return total
-
-
 @router.get("/supervision/performance", include_in_schema=False)
 def unit_performance(request: Request, console: Supervisor, period: str = "month",
                      start: Annotated[str | None, Query(alias="from", max_length=10)] = None,
@@ -185,6 +175,7 @@ def unit_performance(request: Request, console: Supervisor, period: str = "month
                       flash=_refused(console, exc), flash_kind="error")
     with transaction(request) as session:
         rows = performance.unit_performance(session, since=span_.since, until=span_.until, now=now)
-        return render(request, "supervision/performance.html", console, rows=rows, total=_total(rows) if rows else None,
+        total = performance.period_total(session, rows, since=span_.since, until=span_.until) if rows else None
+        return render(request, "supervision/performance.html", console, rows=rows, total=total,
                       periods=PERIODS, period=span_.period, start=start or span_.first.isoformat(),
                       end=end or span_.last.isoformat(), window=span_, percent=percent)

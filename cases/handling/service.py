@@ -27,6 +27,15 @@ ALLOWED_TYPES = {"application/pdf", "image/jpeg", "image/png", "image/gif", "ima
                  "application/msword", "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
                  "application/vnd.ms-excel", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
                  "audio/mpeg", "audio/wav", "audio/x-wav", "video/mp4"}
+# The file name extensions each type may carry; a name without one of them gets the first. A browser saving
+# the download goes by the name, so "page.html" sent as image/png must not reach the disk as an .html file.
+EXTENSIONS = {"application/pdf": (".pdf",), "image/jpeg": (".jpg", ".jpeg"), "image/png": (".png",), "image/gif": (".gif",),
+              "image/webp": (".webp",), "text/plain": (".txt", ".text", ".log", ".csv"), "application/msword": (".doc",),
+              "application/vnd.openxmlformats-officedocument.wordprocessingml.document": (".docx",),
+              "application/vnd.ms-excel": (".xls",),
+              "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": (".xlsx",),
+              "audio/mpeg": (".mp3",), "audio/wav": (".wav",), "audio/x-wav": (".wav",), "video/mp4": (".mp4",)}
+MAX_FILENAME = 200
 SUPERVISION_KINDS = ("urge", "supervise", "escalate")
 _SUPERVISORS = frozenset({Role.SUPERVISOR, Role.ADMIN})
 
@@ -57,10 +66,20 @@ def list_notes(session: Session, *, petition: Petition) -> list[CaseNote]:
     return list(session.scalars(select(CaseNote).where(CaseNote.petition_id == petition.id).order_by(CaseNote.id)))
 
 
-def _safe_filename(name: str) -> str:
-    name = (name or "").replace("\\", "/").rsplit("/", 1)[-1].strip()
-    name = "".join(ch for ch in name if ch.isprintable() and ch not in '<>:"|?*')
-    return name[:200] or "attachment"
+def safe_filename(name: str | None, content_type: str) -> str:
+    """Return the name to store and offer an upload under: its last path part, printable, with a fitting extension."""
+    # Only ever a label: files live in the database and are never written under this name. Path parts (either
+    # slash), control characters, NUL, bidi overrides and zero-width marks (all "not printable") go, and so do
+    # leading and trailing dots and spaces ("..", ".htaccess", Windows' "name. ").
+    name = (name or "").replace("\\", "/").rsplit("/", 1)[-1]
+    name = "".join(ch for ch in name if ch.isprintable() and ch not in '<>:"|?*').strip(". ")
+    stem, dot, suffix = name.rpartition(".")
+    wanted = EXTENSIONS.get(content_type, ())
+    if not dot or "." + suffix.lower() not in wanted:
+        stem, suffix = name, (wanted[0][1:] if wanted else "")
+    stem = stem.rstrip(". ") or "attachment"
+    suffix = "." + suffix if suffix else ""
+    return stem[:MAX_FILENAME - len(suffix)] + suffix
 
 
 def create_attachment(session: Session, *, petition: Petition, filename: str, content_type: str, data: bytes,
@@ -73,7 +92,7 @@ def create_attachment(session: Session, *, petition: Petition, filename: str, co
         raise Invalid(f"the file is larger than {MAX_ATTACHMENT_BYTES // (1024 * 1024)} MB")
     if content_type not in ALLOWED_TYPES:
         raise Invalid(f"files of type {content_type or 'unknown'} cannot be attached")
-    row = CaseAttachment(petition_id=petition.id, filename=_safe_filename(filename), content_type=content_type,
+    row = CaseAttachment(petition_id=petition.id, filename=safe_filename(filename, content_type), content_type=content_type,
                          size=len(data), sha256=hashlib.sha256(data).hexdigest(), data=data, uploaded_by=actor.name,
                          created_at=now or utcnow())
     session.add(row)

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+from core.metrics import timed_model
 from core.settings import ROOT, get_settings
 from nlu.normalize import normalize
 
@@ -135,6 +136,7 @@ class WhisperTranscriber:
         scores = dict(probabilities)
         return max(LANGUAGES, key=lambda code: scores.get(code, 0.0))
 
+    @timed_model("whisper", "faster_whisper")
     def transcribe(self, path, *, language: str | None = None) -> TranscriptResult:
         """Transcribe one recording; silence gives empty text, an over-long recording raises RecordingTooLong."""
         limit = self.max_seconds if self.max_seconds is not None else get_settings().max_recording_seconds

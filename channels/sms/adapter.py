@@ -12,6 +12,7 @@ import logging
 import re
 import threading
 from collections.abc import Callable
+from datetime import datetime
 from urllib.parse import parse_qsl
 
 from fastapi import HTTPException, Request
@@ -263,12 +264,18 @@ class TwilioSmsAdapter:
     """Send outbox messages as SMS through Twilio's REST API; the delivery status arrives by callback."""
 
     in_band = False
+    # Twilio lists the messages sent to a number, so a retry after a crash resumes instead of repeating.
+    reconciles = True
 
     def __init__(self, name: str = CHANNEL):
         self.name = name
 
-    def send(self, message: OutboundMessage) -> str | None:
-        """Send one message (in parts of at most 1 600 characters) and return the last part's Message SID."""
+    def send(self, message: OutboundMessage, *, resume_since: datetime | None = None) -> str | None:
+        """Send one message (in parts of at most 1 600 characters) and return the last part's Message SID.
+
+        With ``resume_since`` (an earlier attempt may have reached Twilio), parts Twilio already has for
+        this recipient since then are not sent again.
+        """
         from twilio.base.exceptions import TwilioRestException
 
         settings = get_settings()
@@ -278,9 +285,18 @@ class TwilioSmsAdapter:
             raise registry.DeliveryError("PETITION_TWILIO_FROM is not set")
         client = twilio_client(settings)
         sid = None
+        already: dict[str, list[str]] = {}
+        if resume_since is not None:
+            for sent in client.messages.list(to=message.recipient, date_sent_after=resume_since, limit=200):
+                if sent.from_ == settings.twilio_from:
+                    already.setdefault(sent.body, []).append(sent.sid)
         # A long agent message goes out in several parts; the outbox keeps the last part's SID, whose
         # delivery report arrives last.
         for part in split_message(render(message.text, message.quick_replies)):
+            if already.get(part):
+                sid = already[part].pop(0)
+                log.warning("SMS part to %s already at Twilio (%s): not sent again", message.outbox_id, sid)
+                continue
             try:
                 created = client.messages.create(to=message.recipient, from_=settings.twilio_from, body=part,
                                                  status_callback=absolute(settings, "/channels/sms/twilio/status"))

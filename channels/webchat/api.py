@@ -16,6 +16,8 @@ from pydantic import BaseModel, Field, ValidationError
 
 from bot import service as conversations
 from channels import service
+from channels.webchat import push
+from core import ratelimit
 from core.db import Database
 
 log = logging.getLogger(__name__)
@@ -98,31 +100,27 @@ def chat_history(request: Request, conversation_id: str, after: int = Query(0, g
     return HistoryOut(messages=_history(request.app.state.db, conversation_id, after))
 
 
+def _render(m) -> dict:
+    return MessageOut(seq=m.seq, direction=m.direction, author=_author(m.author), text=m.text,
+                      quick_replies=list(m.quick_replies or []), created_at=m.created_at.isoformat()).model_dump()
+
+
 @router.websocket("/ws/chat")
 async def chat_socket(socket: WebSocket) -> None:
     """Carry a web chat over a WebSocket: messages in, replies and agent messages out."""
     db: Database = socket.app.state.db
     await socket.accept()
-    state = {"conversation_id": None, "seen": 0}
     lock = asyncio.Lock()
 
     async def send(payload: dict) -> None:
         async with lock:
             await socket.send_text(json.dumps(payload, ensure_ascii=False))
 
-    async def push_new() -> None:
-        # Messages written by an agent (or anything not sent in answer to this socket) reach the page here.
-        while True:
-            await asyncio.sleep(PUSH_INTERVAL)
-            if state["conversation_id"] is None:
-                continue
-            fresh = await to_thread.run_sync(_history, db, state["conversation_id"], state["seen"])
-            fresh = [m for m in fresh if m.direction == "out"]
-            if fresh:
-                state["seen"] = max(state["seen"], fresh[-1].seq)
-                await send({"type": "push", "messages": [m.model_dump() for m in fresh]})
-
-    pusher = asyncio.create_task(push_new())
+    # Messages written by an agent (or anything not sent in answer to this socket) reach the page through
+    # the process's one shared poller, not a query per socket.
+    subscriber = push.Subscriber(send=send)
+    pusher = push.pusher_for(db, interval=PUSH_INTERVAL, render=_render)
+    pusher.subscribe(subscriber)
     try:
         while True:
             raw = await socket.receive_text()
@@ -133,19 +131,27 @@ async def chat_socket(socket: WebSocket) -> None:
                     conversation_id = ChatIn(conversation_id=frame.get("conversation_id", ""), message_id="hello-frame",
                                              locale=frame.get("locale") or "zh-CN").conversation_id
                     after = int(frame.get("after") or 0)
-                    state["conversation_id"] = conversation_id
-                    past = await to_thread.run_sync(_history, db, conversation_id, after)
-                    state["seen"] = max([after] + [m.seq for m in past])
-                    await send({"type": "history", "messages": [m.model_dump() for m in past]})
+                    with subscriber.turn():
+                        past = await to_thread.run_sync(_history, db, conversation_id, after)
+                        subscriber.conversation_id = conversation_id
+                        subscriber.seen = max([after] + [m.seq for m in past])
+                        await send({"type": "history", "messages": [m.model_dump() for m in past]})
                 elif kind == "message":
                     body = ChatIn.model_validate({k: frame.get(k) for k in ("conversation_id", "message_id", "text", "locale")
                                                   if frame.get(k) is not None})
-                    state["conversation_id"] = body.conversation_id
-                    await send({"type": "typing"})
-                    out = await to_thread.run_sync(_chat, db, body)
-                    state["seen"] = max([state["seen"]] + [r.seq or 0 for r in out.replies])
-                    await send({"type": "replies", "in_reply_to": body.message_id,
-                                "replies": [r.model_dump() for r in out.replies]})
+                    # Frames count with POST /api/v1/chat: a socket is no way around the limit.
+                    refused = await ratelimit.check_socket(socket, group="chat")
+                    if refused is not None:
+                        await send({**refused, "in_reply_to": body.message_id})
+                        continue
+                    with subscriber.turn():
+                        if subscriber.conversation_id != body.conversation_id:
+                            subscriber.conversation_id, subscriber.seen = body.conversation_id, 0
+                        await send({"type": "typing"})
+                        out = await to_thread.run_sync(_chat, db, body)
+                        subscriber.seen = max([subscriber.seen] + [r.seq or 0 for r in out.replies])
+                        await send({"type": "replies", "in_reply_to": body.message_id,
+                                    "replies": [r.model_dump() for r in out.replies]})
                 else:
                     await send({"type": "error", "detail": "unknown frame type; use 'hello' or 'message'"})
             except (ValueError, ValidationError) as exc:
@@ -154,4 +160,4 @@ async def chat_socket(socket: WebSocket) -> None:
     except WebSocketDisconnect:
         pass
     finally:
-        pusher.cancel()
+        pusher.unsubscribe(subscriber)

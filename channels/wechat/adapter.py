@@ -22,9 +22,9 @@ from channels import registry
 from channels.service import OutboundMessage
 from channels.wechat.client import WeChatAPIError, WeChatClient, get_client
 from core.db import get_database, utcnow
-from core.events import PetitionStatusChanged, subscribe
+from core.events import PetitionStatusChanged, subscribe_in_transaction
 from core.settings import get_settings
-from core.tasks import submit_now, task
+from core.tasks import enqueue, task
 
 log = logging.getLogger(__name__)
 
@@ -218,10 +218,10 @@ def notify_status(petition_id: int, to_status: str) -> str:
     return str(answer.get("msgid") or "sent")
 
 
-def notify_status_changed(event: PetitionStatusChanged) -> None:
-    """Queue the template message for a status change (called after the change commits)."""
+def notify_status_changed(session: Session, event: PetitionStatusChanged) -> None:
+    """Queue the template message for a status change, durably, in the changing transaction."""
     if get_settings().wechat_template_id:
-        submit_now("wechat.notify_status", petition_id=event.petition_id, to_status=event.to_status)
+        enqueue(session, "wechat.notify_status", petition_id=event.petition_id, to_status=event.to_status)
 
 
-subscribe(PetitionStatusChanged, notify_status_changed)
+subscribe_in_transaction(PetitionStatusChanged, notify_status_changed)

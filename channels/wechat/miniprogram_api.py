@@ -35,6 +35,7 @@ from channels.wechat.adapter import MINIPROGRAM
 from channels.wechat.api import ID_PATTERN, OpenId, media_root
 from core.accounts import Actor, Role
 from core.db import Database, utcnow
+from core.settings import get_settings
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/api/v1/miniprogram", tags=["miniprogram"])
@@ -128,10 +129,27 @@ def _store_media(data: bytes, suffix: str, kind: str) -> str:
     return str(path)
 
 
+def _check_duration(path: str) -> None:
+    """Refuse a recording whose header says it is over max_recording_seconds, before any decoding or transcription."""
+    from channels.phone import transcriber as speech
+
+    limit = get_settings().max_recording_seconds
+    try:
+        declared = speech.probe_duration(path)
+    except (ImportError, speech.TranscriptionError):
+        return  # no PyAV, or a header it cannot read: the transcriber decides (and measures what it decodes)
+    if declared is not None and declared > limit + 0.5:
+        Path(path).unlink(missing_ok=True)
+        raise HTTPException(422, f"录音长 {declared:.0f} 秒，超过 {limit} 秒的上限，请分段录制或直接输入文字。"
+                                 f"The recording is {declared:.0f} s long; the limit is {limit} s: record shorter parts "
+                                 "or type it.")
+
+
 def _transcribe(path: str) -> str | None:
     """Return what a recording says; 422 when it cannot be used, None when no engine is available."""
     from channels.phone import transcriber as speech
 
+    _check_duration(path)
     try:
         result = speech.get_transcriber().transcribe(path)
     except speech.TranscriptionError as exc:

@@ -172,7 +172,8 @@ def live_server(tmp_path_factory) -> Iterator[str]:
     tmp = tmp_path_factory.mktemp("e2e")
     settings = Settings(environment="test", database_url=f"sqlite:///{tmp / 'e2e.db'}", broker_url=None,
                         pii_key="e2e-pii-key", secret_key="e2e-secret-key", embedded_scheduler=False,
-                        route_on_register=False, embedder="lexical", index_dir=str(tmp / "index"))
+                        route_on_register=False, embedder="lexical", index_dir=str(tmp / "index"),
+                        rate_limit_enabled=False)
     # The app makes its settings, database and keys the process-wide ones; give the other tests theirs back afterwards.
     previous = (core_settings._current, core_db._database, security._cipher, security._audit_signer)
     app = create_app(settings)

@@ -149,7 +149,8 @@ class HeldRunner:
         self.submitted = []
 
     def submit(self, name, kwargs):
-        self.submitted.append((name, kwargs))
+        # The durable task record's id travels with the arguments; these tests call the task bodies directly.
+        self.submitted.append((name, {k: v for k, v in kwargs.items() if k != "_task_record"}))
 
 
 def test_stop_unsubscribes_and_nothing_more_is_sent(client, db, monkeypatch):

@@ -1,0 +1,1 @@
+"""Bulk import of historical petitions (CSV / JSONL) outside the live status machine."""
