@@ -192,7 +192,7 @@ def sign_in(app, username: str):
     return client
 
 
-def time_pages(db, requests: int, keywords: list[str], budget_s: float = 60.0) -> dict[str, dict]:
+def time_pages(db, requests: int, keywords: list[str], budget_s: float = 60.0, only: str = "") -> dict[str, dict]:
     """Time each page: two warm-up requests, then `requests` timed ones; return p50/p95 (ms), status and size."""
     from server.app import create_app
 
@@ -200,6 +200,8 @@ def time_pages(db, requests: int, keywords: list[str], budget_s: float = 60.0) -
     clients = {user: sign_in(app, user) for user in STAFF}
     results = {}
     for name, user, url in pages(datetime.now(UTC), keywords):
+        if only not in name:
+            continue
         client = clients[user]
         for _ in range(2):
             started = time.perf_counter()
@@ -231,6 +233,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--reuse", action="store_true", help="time the pages on the kept database, importing nothing")
     parser.add_argument("--skip-before", action="store_true", help="time the pages only with the indexes")
     parser.add_argument("--keywords", default="物业,停车位,拖欠工资,幼儿园", help="comma-separated search words")
+    parser.add_argument("--only", default="", help="time only the pages whose name holds this (figures saved apart)")
     args = parser.parse_args(argv)
     printed = record_output()
     keywords = [w for w in args.keywords.split(",") if w]
@@ -248,17 +251,17 @@ def main(argv: list[str] | None = None) -> None:
             migrate(db, "downgrade", "0009")
             vacuum(db)
             print("pages BEFORE migration 0010 (its indexes dropped; the code of this tree):", flush=True)
-            figures["before"] = time_pages(db, args.requests, keywords)
+            figures["before"] = time_pages(db, args.requests, keywords, only=args.only)
             figures["migrate_0010_s"] = round(migrate(db, "upgrade", "head"), 1)
             figures["vacuum_after_0010_s"] = round(vacuum(db), 1)
             print(f"migration 0010 on {figures['rows']:,} petitions: {figures['migrate_0010_s']} s", flush=True)
         print("pages AFTER (migration head):", flush=True)
-        figures["after"] = time_pages(db, args.requests, keywords)
+        figures["after"] = time_pages(db, args.requests, keywords, only=args.only)
         figures["risk_statistics_cold_s"] = round(cold_statistics(db), 2)
         print(f"risk dashboard statistics computed afresh (hot topics of the week + forecast): "
               f"{figures['risk_statistics_cold_s']} s", flush=True)
         table(figures)
-        path = save_results("scale", {**figures, "printed": printed()})
+        path = save_results("scale_partial" if args.only else "scale", {**figures, "printed": printed()})
         print(f"figures written to {path.relative_to(ROOT)}")
     finally:
         db.dispose()
