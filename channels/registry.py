@@ -13,6 +13,9 @@ class ChannelAdapter(Protocol):
     name: str
     # In-band channels (web chat) hand replies back in the same exchange; nothing is sent later.
     in_band: bool
+    # Adapters whose platform can say what it already received set this and accept ``resume_since`` in
+    # send: a retry after a crash then sends only what is missing (channels.tasks.send_outbox).
+    reconciles: bool = False
 
     def send(self, message: OutboundMessage) -> str | None:
         """Deliver one message and return the platform's message id; raise to have it retried."""

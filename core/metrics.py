@@ -124,15 +124,7 @@ def embedded_queue_depth() -> int | None:
     """Return how many tasks the in-process runner holds (queued or running), or None without one."""
     from core import tasks
 
-    runner = tasks.get_runner()
-    pending = getattr(runner, "pending", None)
-    if callable(pending):
-        return int(pending())
-    lock, futures = getattr(runner, "_lock", None), getattr(runner, "_futures", None)
-    if futures is None:
-        return None
-    with lock or contextlib.nullcontext():
-        return len(futures)
+    return tasks.get_runner().pending()
 
 
 def backlog_counts(database) -> dict[str, dict[str, int]]:

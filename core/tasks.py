@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 from core import taskstore
 from core.db import get_database, utcnow
 from core.events import on_commit
+from core.metrics import celery_queue_depth, record_task
 from core.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -90,17 +91,6 @@ def current_attempt() -> int:
     return _attempt.get()
 
 
-def _metric(name: str, outcome: str, seconds: float) -> None:
-    try:
-        from core.metrics import record_task
-    except ImportError:  # metrics are optional plumbing
-        return
-    try:
-        record_task(name, outcome, seconds)
-    except Exception:
-        log.debug("task metric not recorded", exc_info=True)
-
-
 def execute(spec: TaskSpec, kwargs: dict[str, Any], *, base_delay: float = 1.0) -> Any:
     """Run one delivery of a task; a recorded task is claimed first and its outcome written back.
 
@@ -115,9 +105,9 @@ def execute(spec: TaskSpec, kwargs: dict[str, Any], *, base_delay: float = 1.0) 
         try:
             result = spec.fn(**kwargs)
         except Exception:
-            _metric(spec.name, "error", time.perf_counter() - started)
+            record_task(spec.name, "error", time.perf_counter() - started)
             raise
-        _metric(spec.name, "ok", time.perf_counter() - started)
+        record_task(spec.name, "ok", time.perf_counter() - started)
         return result
     db = get_database()
     claimed = taskstore.claim(db, record_id, lease_seconds=spec.lease_seconds or get_settings().task_lease_seconds)
@@ -134,18 +124,18 @@ def execute(spec: TaskSpec, kwargs: dict[str, Any], *, base_delay: float = 1.0) 
             log.error("task %s record %s failed on attempt %d, its last: dead letter (%s)",
                       spec.name, record_id, claimed.attempt, error, exc_info=True)
             taskstore.fail(db, record_id, error=error, retry_in=None)
-            _metric(spec.name, "dead", seconds)
+            record_task(spec.name, "dead", seconds)
             return None
         delay = spec.delay(claimed.attempt, base_delay)
         log.warning("task %s record %s failed on attempt %d (%s); retry in %.1fs",
                     spec.name, record_id, claimed.attempt, error, delay)
         taskstore.fail(db, record_id, error=error, retry_in=delay)
-        _metric(spec.name, "retry", seconds)
+        record_task(spec.name, "retry", seconds)
         raise RetryLater(delay, exc) from exc
     finally:
         _attempt.reset(token)
     taskstore.finish(db, record_id)
-    _metric(spec.name, "ok", time.perf_counter() - started)
+    record_task(spec.name, "ok", time.perf_counter() - started)
     return result
 
 
@@ -259,8 +249,7 @@ class CeleryRunner:
         import redis
 
         try:
-            client = redis.Redis.from_url(self.broker_url, socket_connect_timeout=1, socket_timeout=1)
-            depth = int(client.llen(self.queue))
+            depth = celery_queue_depth(self.broker_url, self.queue)
         except (redis.RedisError, ValueError):
             return None
         self._down_until = 0.0  # the broker answers again

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import os
+import sys
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from sqlalchemy import text
@@ -22,6 +25,31 @@ PG_ADMIN_URL = os.environ.get("PETITION_TEST_PG_ADMIN", "postgresql+psycopg://po
 REDIS_URL = os.environ.get("PETITION_TEST_REDIS", "redis://127.0.0.1:6379/14")
 # CI sets this so that a missing PostgreSQL or Redis fails the run instead of skipping tests.
 REQUIRE_SERVICES = os.environ.get("PETITION_TEST_REQUIRE_SERVICES") == "1"
+TESTS = Path(__file__).resolve().parent
+
+
+def load_by_path(name: str, path: Path):
+    """Load a helper module of the tests by path, once, under its own name (test folders are not packages)."""
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, path)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+def require_redis():
+    """Return a client of the test Redis; fail (services required) or skip when it is not reachable."""
+    import redis
+
+    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2)
+    try:
+        client.ping()
+    except redis.RedisError:
+        if REQUIRE_SERVICES:
+            pytest.fail(f"Redis not reachable at {REDIS_URL}")
+        pytest.skip(f"Redis not reachable at {REDIS_URL}")
+    return client
 
 TEST_UNITS = [
     {"code": "CS-XFJ", "name": "长沙市信访局", "level": "city", "area_codes": ["430100"], "categories": []},

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 import time
 import uuid
-from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -18,21 +15,12 @@ from core import tasks
 from core.settings import configure as configure_settings
 from core.taskstore import TaskRecord
 from server.app import create_app
-from tests.conftest import REDIS_URL, REQUIRE_SERVICES
+from tests.conftest import REDIS_URL, TESTS, load_by_path, require_redis
 
 ADMIN_TOKEN = "outage-test-admin-token-0123456789"
 
 
-def _proxy_module():
-    if "tcp_proxy" not in sys.modules:
-        spec = importlib.util.spec_from_file_location("tcp_proxy", Path(__file__).resolve().parent / "tcp_proxy.py")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules["tcp_proxy"] = module
-        spec.loader.exec_module(module)
-    return sys.modules["tcp_proxy"]
-
-
-TcpProxy = _proxy_module().TcpProxy
+TcpProxy = load_by_path("tcp_proxy", TESTS / "reliability" / "tcp_proxy.py").TcpProxy
 
 
 def _chat(client, conversation: str, message_id: str, text: str):
@@ -84,15 +72,7 @@ def test_database_outage_answers_503_fast_and_recovers_by_itself(db, settings):
 
 
 def test_broker_outage_acknowledges_at_once_and_loses_no_task(db, settings):
-    import redis
-
-    target = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2)
-    try:
-        target.ping()
-    except redis.RedisError:
-        if REQUIRE_SERVICES:
-            pytest.fail(f"Redis not reachable at {REDIS_URL}")
-        pytest.skip(f"Redis not reachable at {REDIS_URL}")
+    target = require_redis()
     redis_url = make_url(REDIS_URL)
     proxy = TcpProxy(redis_url.host or "127.0.0.1", redis_url.port or 6379).start()
     queue = f"petition-outage-{uuid.uuid4().hex[:8]}"

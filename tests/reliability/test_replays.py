@@ -3,9 +3,7 @@ intake: each platform message makes exactly one turn, the repeats get the same a
 
 from __future__ import annotations
 
-import importlib.util
 import re
-import sys
 import threading
 import time
 import uuid
@@ -25,23 +23,14 @@ from cases.models import Petition
 from channels.models import InboxMessage, OutboxMessage
 from core import db as core_db
 from core.settings import configure as configure_settings
+from tests.conftest import load_by_path
 
 CHANNEL_TESTS = Path(__file__).resolve().parents[1] / "channels"
 
 
-def _kit(name: str, path: Path):
-    # Test folders are not packages: the channel tests' kits are loaded by path, once, under their own names.
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, path)
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-wk = _kit("wechat_kit", CHANNEL_TESTS / "wechat" / "wechat_kit.py")
-tw = _kit("twilio_standin", CHANNEL_TESTS / "sms" / "fixtures" / "twilio_standin.py")
-speech_kit = _kit("speech_helpers", CHANNEL_TESTS / "phone" / "fixtures" / "speech_helpers.py")
+wk = load_by_path("wechat_kit", CHANNEL_TESTS / "wechat" / "wechat_kit.py")
+tw = load_by_path("twilio_standin", CHANNEL_TESTS / "sms" / "fixtures" / "twilio_standin.py")
+speech_kit = load_by_path("speech_helpers", CHANNEL_TESTS / "phone" / "fixtures" / "speech_helpers.py")
 
 DESCRIPTION = "我家楼下的烧烤店每天晚上油烟很大，熏得窗户都不能开"
 # What the bot asks (a cue in its last reply) and what the citizen answers; the first cue found wins.

@@ -6,7 +6,6 @@ reaches the (slow) Twilio stand-in once, and no task record is left queued, runn
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import signal
 import subprocess
@@ -29,34 +28,10 @@ from core.taskstore import TaskRecord
 from risk.models import PetitionRisk
 from routing.models import RoutingDecision
 from tests.cases.helpers import register
-from tests.conftest import REDIS_URL, REQUIRE_SERVICES
+from tests.conftest import REDIS_URL, TESTS, load_by_path, require_redis
 
-
-def _standin_module():
-    if "twilio_standin" not in sys.modules:
-        path = Path(__file__).resolve().parents[1] / "channels" / "sms" / "fixtures" / "twilio_standin.py"
-        spec = importlib.util.spec_from_file_location("twilio_standin", path)
-        module = importlib.util.module_from_spec(spec)
-        sys.modules["twilio_standin"] = module
-        spec.loader.exec_module(module)
-    return sys.modules["twilio_standin"]
-
-
-tw = _standin_module()
+tw = load_by_path("twilio_standin", TESTS / "channels" / "sms" / "fixtures" / "twilio_standin.py")
 PETITIONS, MESSAGES = 8, 8
-
-
-def _redis():
-    import redis
-
-    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2)
-    try:
-        client.ping()
-    except redis.RedisError:
-        if REQUIRE_SERVICES:
-            pytest.fail(f"Redis not reachable at {REDIS_URL}")
-        pytest.skip(f"Redis not reachable at {REDIS_URL}")
-    return client
 
 
 def _start_worker(env: dict, log_path: Path) -> subprocess.Popen:
@@ -82,7 +57,7 @@ def test_sigkill_mid_task_then_restart_completes_every_task_once(db, settings, t
     if not settings.database_url.startswith("postgresql"):
         pytest.skip("Celery workers are the PostgreSQL deployment; the embedded runner's recovery is in "
                     "tests/core/test_task_records.py")
-    redis_client = _redis()
+    redis_client = require_redis()
     queue = f"petition-kill-{uuid.uuid4().hex[:8]}"
     standin = tw.TwilioStandIn().start()
     standin.delay = 0.8  # a slow platform: the kill lands while messages are in flight

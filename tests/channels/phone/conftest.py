@@ -2,27 +2,17 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 
 import pytest
 
+from tests.conftest import load_by_path
+
 HERE = Path(__file__).resolve().parent
 
 
-def _load(name: str, path: Path):
-    # Test folders are not packages: helper modules are loaded by path, once, under a name of their own.
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, path)
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-_standin = _load("twilio_standin", HERE.parent / "sms" / "fixtures" / "twilio_standin.py")
-_speech = _load("speech_helpers", HERE / "fixtures" / "speech_helpers.py")
+_standin = load_by_path("twilio_standin", HERE.parent / "sms" / "fixtures" / "twilio_standin.py")
+_speech = load_by_path("speech_helpers", HERE / "fixtures" / "speech_helpers.py")
 standin, twilio_settings, client = _standin.standin, _standin.twilio_settings, _standin.client
 
 

@@ -2,21 +2,8 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
+from tests.conftest import TESTS, load_by_path
 
-
-def _standin_module():
-    # Shared with tests/channels/phone; test folders are not packages, so it is loaded by path, once.
-    if "twilio_standin" not in sys.modules:
-        spec = importlib.util.spec_from_file_location("twilio_standin",
-                                                      Path(__file__).resolve().parent / "fixtures" / "twilio_standin.py")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules["twilio_standin"] = module
-        spec.loader.exec_module(module)
-    return sys.modules["twilio_standin"]
-
-
-_standin = _standin_module()
+# Shared with tests/channels/phone and tests/reliability.
+_standin = load_by_path("twilio_standin", TESTS / "channels" / "sms" / "fixtures" / "twilio_standin.py")
 standin, twilio_settings, client = _standin.standin, _standin.twilio_settings, _standin.client
