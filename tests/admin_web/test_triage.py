@@ -7,6 +7,7 @@ import re
 import pytest
 from sqlalchemy import select
 
+from admin_web.pages import triage
 from admin_web.web import LANG_COOKIE
 from cases import catalog
 from cases import service as cases
@@ -290,3 +291,37 @@ def test_citizen_html_is_escaped(db, as_role):
     assert "<script>alert(1)</script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;物业" in page
     assert "<img src=x" not in page and "&lt;img src=x onerror=alert(2)&gt;多收费" in page
     assert "<b>粗</b>" not in page and "&lt;b&gt;粗&lt;/b&gt;" in page
+
+
+def test_the_queue_is_paged_oldest_first_and_actions_come_back_to_their_page(db, as_role):
+    page_size = triage.PAGE_SIZE
+    with db.transaction() as s:
+        numbers = [waiting(s, channel="sms" if i % 2 else "phone").tracking_no for i in range(page_size + 7)]
+    c = as_role("triage")
+
+    def shown(html: str) -> list[str]:
+        return re.findall(r'<article[^>]*data-tracking-no="([^"]+)"', html)
+
+    first = c.get(QUEUE).text
+    assert shown(first) == numbers[:page_size]
+    assert f"共 {page_size + 7} 件待分办" in first and "第 1 / 2 页" in first
+    assert 'href="/console/triage?page=2#queue" rel="next"' in first and 'rel="prev"' not in first
+    second = c.get(QUEUE + "?page=2").text
+    assert shown(second) == numbers[page_size:] and 'href="/console/triage#queue"' not in second
+    assert 'rel="next"' not in second and f"第 {page_size + 1}–{page_size + 7} 件" in second
+    # Past the end shows the last page; nonsense shows the first.
+    assert shown(c.get(QUEUE + "?page=99").text) == numbers[page_size:]
+    assert shown(c.get(QUEUE + "?page=-1").text) == numbers[:page_size]
+    # Filters are applied before paging: every SMS petition fits one page, and the pager keeps the filter.
+    sms = c.get(QUEUE + "?channel=sms").text
+    assert shown(sms) == numbers[1::2] and f"符合条件 {len(numbers[1::2])} 件，共 {page_size + 7} 件待分办" in sms
+    assert "triage-pager-top" not in sms
+    phone = c.get(QUEUE + "?channel=phone&page=2").text
+    assert phone.count('data-testid="triage-pager-top"') == 0 and shown(phone) == numbers[0::2]
+    # An action taken on page 2 brings the desk back to page 2 with the filters.
+    no = numbers[-1]
+    assert 'name="back" value="page=2"' in item_html(second, no)
+    r = c.post(f"/console/triage/{no}/assign", {"unit": "YL-GOV", "back": "page=2"})
+    assert r.status_code == 303 and r.headers["location"].startswith(f"{QUEUE}?page=2&done=assign")
+    after = c.get(r.headers["location"]).text
+    assert shown(after) == numbers[page_size:-1] and f"共 {page_size + 6} 件待分办" in after
