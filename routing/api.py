@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, HTTPException, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from cases import service as cases
@@ -131,11 +131,13 @@ def correct_category(request: Request, actor: StaffActor, tracking_no: str, body
 
 
 @router.get("/triage", response_model=list[RoutingOut])
-def triage_queue(request: Request, actor: StaffActor):
-    """List registered petitions that no unit has yet, with the router's suggestions."""
+def triage_queue(request: Request, response: Response, actor: StaffActor,
+                 limit: int = Query(100, ge=1, le=500), offset: int = Query(0, ge=0, le=10_000_000)):
+    """List petitions that no unit has yet, oldest first, with the router's suggestions; X-Total-Count has them all."""
     _require(actor, TRIAGE_ROLES)
     with transaction(request) as session:
-        return [_routing_out(session, p) for p, _ in service.list_triage(session)]
+        response.headers["X-Total-Count"] = str(service.count_triage(session))
+        return [_routing_out(session, p) for p, _ in service.list_triage(session, limit=limit, offset=offset)]
 
 
 def _rule_out(rule: RoutingRule, unit_code: str) -> RuleOut:

@@ -127,6 +127,8 @@ def test_api_routing_view_correction_and_rules(db, settings, fresh_index):
         cases.do_transition(s, tracking_no=first.tracking_no, change=full_change("start"), actor=ADMIN)
         cases.do_transition(s, tracking_no=first.tracking_no, change=full_change("reply"), actor=ADMIN)
         second, _ = register(s, area_code="430104", category=None)
+        # Not routed yet: these two wait for triage, oldest first.
+        unrouted = [register(s, area_code="430104", category=None)[0].tracking_no for _ in range(2)]
     h = {"Authorization": f"Bearer {triage}"}
     with TestClient(create_app(fresh_index)) as client:
         r = client.post(f"/api/v1/petitions/{second.tracking_no}/routing", headers=h)
@@ -142,6 +144,15 @@ def test_api_routing_view_correction_and_rules(db, settings, fresh_index):
         assert client.post(f"/api/v1/petitions/{second.tracking_no}/category", headers=h,
                            json={"category": "不存在"}).status_code == 422
         assert client.get("/api/v1/triage", headers={"Authorization": f"Bearer {analyst}"}).status_code == 403
+        queue = client.get("/api/v1/triage", headers=h)
+        waiting = [item["tracking_no"] for item in queue.json()]
+        assert queue.status_code == 200 and waiting[-2:] == unrouted
+        assert queue.headers["X-Total-Count"] == str(len(waiting))
+        paged = client.get("/api/v1/triage?limit=1&offset=" + str(len(waiting) - 1), headers=h)
+        assert [item["tracking_no"] for item in paged.json()] == waiting[-1:]
+        assert paged.headers["X-Total-Count"] == str(len(waiting))
+        assert client.get("/api/v1/triage?limit=0", headers=h).status_code == 422
+        assert client.get("/api/v1/triage?offset=-1", headers=h).status_code == 422
         rule = {"name": "油烟", "kind": "keyword", "pattern": "油烟", "unit": "YL-GOV", "weight": 0.8}
         assert client.post("/api/v1/routing/rules", headers=h, json=rule).status_code == 403
         created = client.post("/api/v1/routing/rules", headers={"Authorization": f"Bearer {admin}"}, json=rule)
