@@ -8,6 +8,7 @@ of that district — so the check also works before routing has run and without 
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections import Counter
@@ -47,6 +48,24 @@ def bigrams(text: str) -> Counter:
     return Counter(s[i:i + 2] for i in range(len(s) - 1))
 
 
+# ~20 KB a text: enough for a busy district's 72-hour window without holding much memory.
+@functools.lru_cache(maxsize=4096)
+def _issue_vector(text: str) -> tuple[Counter, float]:
+    """Return the bigram counts of an issue text and their norm; cached, since each text is compared many times."""
+    counts = bigrams(text)
+    return counts, math.sqrt(sum(v * v for v in counts.values()))
+
+
+def _issue_similarity(a: str, b: str) -> float:
+    """Return the bigram cosine of two issue texts (the cached vectors are never mutated)."""
+    (ca, na), (cb, nb) = _issue_vector(a), _issue_vector(b)
+    if not na or not nb:
+        return 0.0
+    if len(cb) < len(ca):
+        ca, cb = cb, ca
+    return sum(v * cb.get(k, 0) for k, v in ca.items()) / (na * nb)
+
+
 def cosine(a: Counter, b: Counter) -> float:
     """Return the cosine of two sparse count vectors."""
     if not a or not b:
@@ -55,9 +74,16 @@ def cosine(a: Counter, b: Counter) -> float:
     return dot / math.sqrt(sum(v * v for v in a.values()) * sum(v * v for v in b.values()))
 
 
+ISSUE_CHARS = 200
+
+
 def issue_text(p: Petition) -> str:
     """Return the part of a petition that says what the issue is."""
-    return f"{p.title}\n{(p.content or '')[:200]}"
+    return _issue(p.title, p.content)
+
+
+def _issue(title: str | None, content: str | None) -> str:
+    return f"{title}\n{(content or '')[:ISSUE_CHARS]}"
 
 
 def person_key(p: Petition) -> str:
@@ -115,19 +141,23 @@ def do_check_collective(session: Session, *, petition: Petition, now: datetime |
     if not district:
         return None
     window = timedelta(hours=settings.risk_group_window_hours)
-    candidates = list(session.scalars(select(Petition).where(
-        Petition.area_code.startswith(district), Petition.id != petition.id,
-        Petition.received_at >= petition.received_at - window, Petition.received_at <= petition.received_at + window,
-        Petition.status != Status.MERGED)))
-    mine = bigrams(issue_text(petition))
+    # The task holds the write lock while it runs (SQLite): read only the issue text of the candidates,
+    # and load whole rows for the related few.
+    candidates = session.execute(select(Petition.id, Petition.title, func.substr(Petition.content, 1, ISSUE_CHARS))
+                                 .where(Petition.area_code.startswith(district), Petition.id != petition.id,
+                                        Petition.received_at >= petition.received_at - window,
+                                        Petition.received_at <= petition.received_at + window,
+                                        Petition.status != Status.MERGED)).all()
+    mine = issue_text(petition)
     # Two signals of "the same issue": the similar-case index's group links (when routing has run) and the
     # bigram cosine (always available, also before routing and without the dense model).
     linked = set(session.scalars(select(SimilarLink.similar_id).where(SimilarLink.petition_id == petition.id,
                                                                       SimilarLink.kind == "group")))
-    related = [c for c in candidates
-               if c.id in linked or cosine(mine, bigrams(issue_text(c))) >= settings.risk_group_similarity]
-    if not related:
+    related_ids = [pid for pid, title, head in candidates
+                   if pid in linked or _issue_similarity(mine, _issue(title, head)) >= settings.risk_group_similarity]
+    if not related_ids:
         return None
+    related = list(session.scalars(select(Petition).where(Petition.id.in_(related_ids))))
     members = {petition.id: petition, **{c.id: c for c in related}}
     # Join the groups the related petitions already belong to, so that one alert follows one growing group.
     existing = [a for a in session.scalars(select(RiskAlert).where(RiskAlert.kind == "collective",

@@ -106,3 +106,19 @@ def test_group_links_from_the_similar_case_index_join_the_group(db):
     with db.session() as s:
         [alert] = s.scalars(select(RiskAlert).where(RiskAlert.kind == "collective")).all()
         assert alert.evidence["petition_ids"] == ids
+
+
+def test_cached_issue_similarity_equals_the_plain_cosine():
+    import random
+
+    rng = random.Random(7)
+    alphabet = "物业小区停车收费噪音工地拖欠工资学校幼儿园！，。 ab"
+    texts = ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 60))) for _ in range(60)]
+    for a, b in zip(texts, reversed(texts), strict=True):
+        expected = alerts.cosine(alerts.bigrams(a), alerts.bigrams(b))
+        assert abs(alerts._issue_similarity(a, b) - expected) < 1e-12
+        assert alerts._issue_similarity(a, b) == alerts._issue_similarity(b, a)
+    # The cache hands out shared vectors: comparing must not change them.
+    before = dict(alerts._issue_vector(texts[0])[0])
+    alerts._issue_similarity(texts[0], texts[1])
+    assert dict(alerts._issue_vector(texts[0])[0]) == before
