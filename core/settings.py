@@ -125,6 +125,9 @@ class Settings(BaseSettings):
     # Share signalling rooms between API processes (uvicorn --workers, several containers) through this Redis;
     # unset: a redis:// broker_url is used, and without either the rooms live in the one process ("" forces that).
     mediation_redis_url: str | None = None
+    # Keys and channels of the shared rooms start with this; a process's members outlive its last heartbeat this long.
+    mediation_redis_prefix: str = "petition:mediation:"
+    mediation_presence_ttl_s: float = 15.0
     livekit_url: str | None = None
     livekit_api_key: str | None = None
     livekit_api_secret: SecretStr | None = None

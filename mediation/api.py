@@ -16,7 +16,7 @@ from cases.service import CaseError
 from core.db import Database
 from core.settings import get_settings
 from core.web import StaffActor, transaction
-from mediation import agreement, recordings, service, signalling
+from mediation import agreement, recordings, rooms, service, signalling
 from mediation.enums import INVITE_LABELS, KIND_LABELS, OUTCOME_LABELS, ROLE_LABELS, STATUS_LABELS, SessionStatus
 from mediation.models import MediationParticipant, MediationSession
 from mediation.schemas import (
@@ -133,7 +133,7 @@ def set_agreement(request: Request, session_id: int, body: AgreementIn, actor: S
             out = _out(session, ms, actor)
     except CaseError as exc:
         raise _fail(exc) from None
-    signalling.hub.post(session_id, {"type": "agreement"})
+    rooms.hub.post(session_id, {"type": "agreement"})
     return out
 
 
@@ -149,7 +149,7 @@ def end_session(request: Request, session_id: int, body: EndIn, actor: StaffActo
             out = _out(session, ms, actor)
     except CaseError as exc:
         raise _fail(exc) from None
-    signalling.hub.close_all(session_id, {"type": "ended"})
+    rooms.hub.close_all(session_id, {"type": "ended"})
     return out
 
 
@@ -166,7 +166,7 @@ def cancel_session(request: Request, session_id: int, body: CancelIn, actor: Sta
             out = _out(session, ms, actor)
     except CaseError as exc:
         raise _fail(exc) from None
-    signalling.hub.close_all(session_id, {"type": "ended"})
+    rooms.hub.close_all(session_id, {"type": "ended"})
     return out
 
 
@@ -285,7 +285,7 @@ def confirm(request: Request, token: str, lang: str | None = Query(None)) -> Res
             return JSONResponse({"detail": str(exc)}, status_code=exc.status)
         return _refused(request, service.InviteRefused("unavailable", str(exc))) if exc.status == 404 else \
             HTMLResponse(_plain_error(str(exc)), status_code=exc.status)
-    signalling.hub.post(session_id, {"type": "agreement"})
+    rooms.hub.post(session_id, {"type": "agreement"})
     if _wants_json(request):
         return JSONResponse(out.model_dump())
     return _back(token, "confirmed", lang)
@@ -318,7 +318,7 @@ def host_agreement(request: Request, token: str, terms: Annotated[str, Form()], 
         if _wants_json(request) or request.headers.get("x-requested-with") == "fetch":
             return JSONResponse({"detail": str(exc)}, status_code=exc.status)
         return HTMLResponse(_plain_error(str(exc)), status_code=exc.status)
-    signalling.hub.post(session_id, {"type": "agreement"})
+    rooms.hub.post(session_id, {"type": "agreement"})
     if request.headers.get("x-requested-with") == "fetch":
         return JSONResponse({"ok": True})
     return _back(token, "terms", lang)
@@ -337,7 +337,7 @@ def host_no_agreement(request: Request, token: str, reason: Annotated[str, Form(
         return _refused(request, exc)
     except CaseError as exc:
         return HTMLResponse(_plain_error(str(exc)), status_code=exc.status)
-    signalling.hub.close_all(session_id, {"type": "ended"})
+    rooms.hub.close_all(session_id, {"type": "ended"})
     return _back(token, "no_agreement", lang)
 
 

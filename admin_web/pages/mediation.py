@@ -18,7 +18,7 @@ from core.accounts import Role, User
 from core.db import utcnow
 from core.settings import get_settings
 from core.web import transaction
-from mediation import agreement, recordings, signalling
+from mediation import agreement, recordings, rooms
 from mediation import service as mediation
 from mediation.enums import (
     CASE_ACTION_LABELS,
@@ -240,9 +240,9 @@ def _act(request: Request, console: Console, session_id: int, operation, done: s
     except CaseError as exc:
         return _detail(request, console, session_id, error=str(exc), status_code=getattr(exc, "status", 400))
     if close_room:
-        signalling.hub.close_all(session_id, {"type": "ended"})
+        rooms.hub.close_all(session_id, {"type": "ended"})
     elif notify:
-        signalling.hub.post(session_id, {"type": "agreement"})
+        rooms.hub.post(session_id, {"type": "agreement"})
     return RedirectResponse(f"/console/mediation/{session_id}?done={done}", status_code=303)
 
 

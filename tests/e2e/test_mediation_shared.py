@@ -12,7 +12,6 @@ import uuid
 import pytest
 import redis
 
-from mediation import signalling
 from tests.conftest import REDIS_URL
 from tests.e2e import test_mediation
 from tests.e2e.conftest import REQUIRE_SERVICES, launch_chromium
@@ -45,10 +44,10 @@ def second_server(live_db, monkeypatch):
     prefix = f"petition-test:mediation:{uuid.uuid4().hex[:10]}:"
     for settings in {id(s): s for s in (get_settings(), live_db.settings)}.values():
         monkeypatch.setattr(settings, "mediation_redis_url", REDIS_URL)
-    monkeypatch.setattr(signalling, "REDIS_PREFIX", prefix)
+        monkeypatch.setattr(settings, "mediation_redis_prefix", prefix)
     try:
-        with server_process(live_db.settings, redis_url=REDIS_URL, prefix=prefix, ttl_s=signalling.PRESENCE_TTL_S
-                            ) as (url, _):
+        with server_process(live_db.settings, redis_url=REDIS_URL, prefix=prefix,
+                            ttl_s=live_db.settings.mediation_presence_ttl_s) as (url, _):
             yield url, client, prefix
     finally:
         keys = list(client.scan_iter(match=prefix + "*"))

@@ -30,7 +30,7 @@ from websockets.sync.client import connect
 from cases import audit
 from cases.service import get_by_tracking_no
 from core.settings import Settings
-from mediation import signalling
+from mediation import rooms
 from mediation.models import MediationParticipant, MediationSession
 from server.app import create_app
 from tests.conftest import REDIS_URL, REQUIRE_SERVICES
@@ -53,8 +53,8 @@ def shared(settings, monkeypatch):
         pytest.skip(f"Redis not reachable at {REDIS_URL}")
     prefix = f"petition-test:mediation:{uuid.uuid4().hex[:10]}:"
     monkeypatch.setattr(settings, "mediation_redis_url", REDIS_URL)
-    monkeypatch.setattr(signalling, "REDIS_PREFIX", prefix)
-    monkeypatch.setattr(signalling, "PRESENCE_TTL_S", TTL_S)
+    monkeypatch.setattr(settings, "mediation_redis_prefix", prefix)
+    monkeypatch.setattr(settings, "mediation_presence_ttl_s", TTL_S)
     yield client, prefix
     keys = list(client.scan_iter(match=prefix + "*"))
     if keys:
@@ -168,11 +168,11 @@ def participant_ids(db, session_id: int) -> dict[str, int]:
 
 
 def test_the_relay_url_comes_from_the_setting_or_a_redis_broker():
-    assert signalling.relay_url(Settings(broker_url=None, mediation_redis_url=None)) is None
-    assert signalling.relay_url(Settings(broker_url="redis://r:6379/0")) == "redis://r:6379/0"
-    assert signalling.relay_url(Settings(broker_url="amqp://mq//")) is None
-    assert signalling.relay_url(Settings(broker_url="redis://r/0", mediation_redis_url="redis://m/3")) == "redis://m/3"
-    assert signalling.relay_url(Settings(broker_url="redis://r/0", mediation_redis_url="")) is None
+    assert rooms.relay_url(Settings(broker_url=None, mediation_redis_url=None)) is None
+    assert rooms.relay_url(Settings(broker_url="redis://r:6379/0")) == "redis://r:6379/0"
+    assert rooms.relay_url(Settings(broker_url="amqp://mq//")) is None
+    assert rooms.relay_url(Settings(broker_url="redis://r/0", mediation_redis_url="redis://m/3")) == "redis://m/3"
+    assert rooms.relay_url(Settings(broker_url="redis://r/0", mediation_redis_url="")) is None
 
 
 def test_a_socket_is_sent_away_to_retry_while_redis_is_down(db, staff, settings, held, monkeypatch):
@@ -314,12 +314,11 @@ def server_process(settings: Settings, *, redis_url: str, prefix: str, ttl_s: fl
     sock = _free_socket()
     port = sock.getsockname()[1]
     sock.close()
-    # The prefix and the TTL are module constants (tests shorten the TTL), set here before the app starts.
-    code = ("import sys, uvicorn\nfrom mediation import signalling\n"
-            "signalling.REDIS_PREFIX, signalling.PRESENCE_TTL_S = sys.argv[1], float(sys.argv[2])\n"
-            "uvicorn.run('server.app:create_app', factory=True, host='127.0.0.1', port=int(sys.argv[3]),"
+    env.update({"PETITION_MEDIATION_REDIS_PREFIX": prefix, "PETITION_MEDIATION_PRESENCE_TTL_S": str(ttl_s)})
+    code = ("import sys, uvicorn\n"
+            "uvicorn.run('server.app:create_app', factory=True, host='127.0.0.1', port=int(sys.argv[1]),"
             " log_level='warning')\n")
-    proc = subprocess.Popen([sys.executable, "-c", code, prefix, str(ttl_s), str(port)], cwd=ROOT, env=env)
+    proc = subprocess.Popen([sys.executable, "-c", code, str(port)], cwd=ROOT, env=env)
     try:
         url = f"http://127.0.0.1:{port}"
         _wait_healthy(url, lambda: proc.poll() is None)
