@@ -434,11 +434,11 @@ class Hub:
         else:
             relay.publish_from_thread(url, get_settings().mediation_redis_prefix, session_id, envelope)
 
-    def post(self, session_id: int, message: dict) -> None:
-        """Send a message to everyone admitted to a session, from any thread."""
+    def _deliver(self, session_id: int, envelope: dict, act: Callable[[Room], None]) -> None:
+        """Share an event through Redis, or run ``act`` on this process's room on its own loop, from any thread."""
         url = relay_url()
         if url is not None:
-            self._share(session_id, {"op": "broadcast", "message": message, "exclude": None}, url)
+            self._share(session_id, envelope, url)
             return
         room = self.rooms.get(session_id)
         if room is None:
@@ -448,27 +448,18 @@ class Hub:
         except RuntimeError:
             running = None
         if running is room.loop:
-            room.broadcast(message)
+            act(room)
         elif not room.loop.is_closed():
-            room.loop.call_soon_threadsafe(room.broadcast, message)
+            room.loop.call_soon_threadsafe(act, room)
+
+    def post(self, session_id: int, message: dict) -> None:
+        """Send a message to everyone admitted to a session, from any thread."""
+        self._deliver(session_id, {"op": "broadcast", "message": message, "exclude": None},
+                      lambda room: room.broadcast(message))
 
     def close_all(self, session_id: int, message: dict) -> None:
         """Tell everyone in a session (waiting or not) and close their sockets, from any thread."""
-        url = relay_url()
-        if url is not None:
-            self._share(session_id, {"op": "close", "message": message}, url)
-            return
-        room = self.rooms.get(session_id)
-        if room is None:
-            return
-        try:
-            running = asyncio.get_running_loop()
-        except RuntimeError:
-            running = None
-        if running is room.loop:
-            room.close_everyone(message)
-        elif not room.loop.is_closed():
-            room.loop.call_soon_threadsafe(room.close_everyone, message)
+        self._deliver(session_id, {"op": "close", "message": message}, lambda room: room.close_everyone(message))
 
 
 hub = Hub()
