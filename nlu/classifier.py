@@ -1,6 +1,6 @@
 """Petition category classifier: first-level category (and deeper levels where the labels have them).
 
-The model is a linear SVM over ``nlu.features.FieldTfidf`` (character 1–3-grams and jieba words, each
+The model is a linear SVM over ``nlu.features.FieldTfidf`` (character 1–3-grams, optionally jieba words, each
 field of a message normalised on its own and summed), trained on title-only, body-only and
 title-plus-body rows together; rows that carry several fields are weighted up because new petitions
 look like them. Margins become probabilities through a softmax whose temperature is fitted on
@@ -48,12 +48,15 @@ class ClassifierSettings:
     """How a CategoryClassifier is trained; stored in the manifest."""
 
     char_ngrams: tuple[int, int] = (1, 3)
-    word_ngrams: tuple[int, int] | None = (1, 1)
+    # jieba words added nothing over character 1–3-grams (bench/classifier_cv.py, 5 folds: title+body 0.867 with
+    # words, 0.871 without; titles 0.875 / 0.877; bodies 0.876 / 0.872) and cost most of the time: p50 / p95 per
+    # petition on one core 5.9 / 14.0 ms with words, 2.3 / 4.4 ms without. Words stay available for other data.
+    word_ngrams: tuple[int, int] | None = None
     min_df: int = 2
-    # Cut each field here: a petition's topic is stated early, and p95 latency stays under 5 ms
-    # (bench/classifier_cv.py: 3,000 scored 0.006 macro-F1 more on title+body folds, within their noise).
+    # Cut each field here: a petition's topic is stated early (bench/classifier_cv.py: 3,000 scored 0.006
+    # macro-F1 more on title+body folds, within their noise).
     max_chars: int = 1000
-    # Segment only this much of each field into words, the costliest step; character n-grams see max_chars.
+    # With word n-grams on, segment only this much of each field into words, the costliest step.
     word_max_chars: int = 500
     c: float = 3.0
     # Weight of rows with two or more non-empty fields (title and body), the shape of new petitions.

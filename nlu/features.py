@@ -12,6 +12,7 @@ directory is read with ``numpy.load(allow_pickle=False)`` and never runs code fr
 from __future__ import annotations
 
 import functools
+import itertools
 import logging
 import re
 from collections import Counter
@@ -56,6 +57,55 @@ def _char_grams(text: str, low: int, high: int) -> list[str]:
     return [text[i:i + n] for n in range(low, high + 1) for i in range(len(text) - n + 1)]
 
 
+# A code point (plus one, so that none is zero) fits in 21 bits: a 1-, 2- or 3-character n-gram is one int64 key,
+# and keys of different lengths never collide (a bigram's key is at least 2**21, a trigram's at least 2**42).
+_CODE_BITS = 21
+_MAX_KEYED_N = 3
+
+
+def _codes(text: str) -> np.ndarray:
+    return np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32).astype(np.int64) + 1
+
+
+def _window_keys(codes: np.ndarray, low: int, high: int) -> np.ndarray:
+    """Return the key of every n-character window of codes, for n from low to high."""
+    parts = []
+    for n in range(low, high + 1):
+        count = len(codes) - n + 1
+        if count <= 0:
+            continue
+        keys = codes[:count].copy()
+        for k in range(1, n):
+            keys = (keys << _CODE_BITS) | codes[k:k + count]
+        parts.append(keys)
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+
+
+def _term_key(term: str) -> int:
+    key = 0
+    for char in term:
+        key = (key << _CODE_BITS) | (ord(char) + 1)
+    return key
+
+
+class _CharIndex:
+    """The character vocabulary as sorted int64 keys: a whole field's n-grams are looked up at once in numpy."""
+
+    def __init__(self, vocabulary: dict[str, int]):
+        keys = np.fromiter((_term_key(term) for term in vocabulary), dtype=np.int64, count=len(vocabulary))
+        order = np.argsort(keys, kind="stable")
+        self.keys = keys[order]
+        self.columns = np.fromiter(vocabulary.values(), dtype=np.int64, count=len(vocabulary))[order]
+
+    def columns_of(self, text: str, low: int, high: int) -> np.ndarray:
+        """Return the column of every known n-gram occurrence of text (lower-cased, as the vocabulary was built)."""
+        keys = _window_keys(_codes(text.lower()), low, high)
+        if not len(keys) or not len(self.keys):
+            return np.zeros(0, dtype=np.int64)
+        at = np.minimum(np.searchsorted(self.keys, keys), len(self.keys) - 1)
+        return self.columns[at[self.keys[at] == keys]]
+
+
 def _word_grams(text: str, low: int, high: int) -> list[str]:
     tokens = words(text)
     grams = list(tokens) if low == 1 else []
@@ -77,6 +127,7 @@ class FieldTfidf:
         self.word_max_chars = word_max_chars
         self._vocabulary: dict[str, dict[str, int]] = {}
         self._idf: dict[str, np.ndarray] = {}
+        self._char_index: _CharIndex | None = None
 
     @property
     def kinds(self) -> tuple[str, ...]:
@@ -98,6 +149,7 @@ class FieldTfidf:
 
     def fit(self, docs: Sequence[Sequence[str]]) -> FieldTfidf:
         """Learn the vocabulary and idf weights from docs, each a sequence of field texts."""
+        self._char_index = None
         texts = [t for doc in docs for t in self._fields(doc)]
         if not texts:
             raise ValueError("no text to learn features from")
@@ -122,20 +174,27 @@ class FieldTfidf:
         for kind in self.kinds:
             vocabulary, idf = self._vocabulary[kind], self._idf[kind]
             for text in fields:
-                counts = Counter(self._grams(kind, text))
-                ids = np.fromiter((vocabulary.get(g, -1) for g in counts), dtype=np.int64, count=len(counts))
-                tf = np.fromiter(counts.values(), dtype=np.float64, count=len(counts))
-                known = ids >= 0
-                if not known.any():
+                found = self._columns(kind, vocabulary, text)
+                if not len(found):
                     continue
-                ids = ids[known]
-                weights = (1 + np.log(tf[known])) * idf[ids]
+                ids, tf = np.unique(found, return_counts=True)
+                weights = (1 + np.log(tf)) * idf[ids]
                 indices.append(ids + offset)
                 values.append(weights / np.sqrt(weights @ weights))
             offset += len(idf)
         if not indices:
             return np.zeros(0, dtype=np.int64), np.zeros(0)
         return np.concatenate(indices), np.concatenate(values)
+
+    def _columns(self, kind: str, vocabulary: dict[str, int], text: str) -> np.ndarray:
+        """Return the column of every known n-gram occurrence in one field."""
+        if kind == "char" and self.char_ngrams[1] <= _MAX_KEYED_N:
+            if self._char_index is None:
+                self._char_index = _CharIndex(vocabulary)
+            return self._char_index.columns_of(text, *self.char_ngrams)
+        grams = self._grams(kind, text)
+        found = np.fromiter(map(vocabulary.get, grams, itertools.repeat(-1)), dtype=np.int64, count=len(grams))
+        return found[found >= 0]
 
     def transform(self, docs: Sequence[Sequence[str]]) -> sp.csr_matrix:
         """Return the L2-normalised feature rows of docs (sum of per-field normalised TF-IDF blocks)."""
