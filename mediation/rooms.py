@@ -244,14 +244,20 @@ class Room:
             # Both came in at once on different processes and neither was told of the other: the larger id calls.
             member.send({"type": "admitted", "peers": [peer], "recording": self._recording_on(), "livekit": None})
 
+    def drop(self, member: Member) -> bool:
+        """Take a member out of the room and tell the others; False when it had already gone (or was replaced)."""
+        if self.members.get(member.pid) is not member:
+            return False
+        del self.members[member.pid]
+        self.unshare(member)
+        if member.admitted:
+            self.broadcast({"type": "peer-left", "id": member.pid})
+        self.push_roster()
+        return True
+
     def evict(self, member: Member, message: dict) -> None:
         """Tell a member why, close its socket and let the others know at once (not when its socket winds down)."""
-        if self.members.get(member.pid) is member:
-            del self.members[member.pid]
-            self.unshare(member)
-            if member.admitted:
-                self.broadcast({"type": "peer-left", "id": member.pid})
-            self.push_roster()
+        self.drop(member)
         member.send(message)
         member.send(CLOSE)
 

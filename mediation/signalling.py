@@ -199,12 +199,7 @@ async def serve(socket: WebSocket, *, db: Database, session_id: int, token: str)
     except (WebSocketDisconnect, RuntimeError):
         pass
     finally:
-        if room.members.get(member.pid) is member:
-            del room.members[member.pid]
-            room.unshare(member)
-            if member.admitted:
-                room.broadcast({"type": "peer-left", "id": member.pid})
-            room.push_roster()
+        if room.drop(member):
             await _leave_quietly(db, member.pid)
         member.send(CLOSE)
         hub.leave(room)

@@ -149,7 +149,6 @@ class FieldTfidf:
 
     def fit(self, docs: Sequence[Sequence[str]]) -> FieldTfidf:
         """Learn the vocabulary and idf weights from docs, each a sequence of field texts."""
-        self._char_index = None
         texts = [t for doc in docs for t in self._fields(doc)]
         if not texts:
             raise ValueError("no text to learn features from")
@@ -163,6 +162,7 @@ class FieldTfidf:
             self._vocabulary[kind] = {t: i for i, t in enumerate(terms)}
             counts = np.array([df[t] for t in terms], dtype=np.float64)
             self._idf[kind] = (np.log((1 + len(texts)) / (1 + counts)) + 1).astype(np.float32)
+        self._index_chars()
         return self
 
     def _row(self, doc: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
@@ -186,11 +186,14 @@ class FieldTfidf:
             return np.zeros(0, dtype=np.int64), np.zeros(0)
         return np.concatenate(indices), np.concatenate(values)
 
+    def _index_chars(self) -> None:
+        """Key the character vocabulary for numpy lookups (n-grams up to three characters fit one int64)."""
+        keyed = self.char_ngrams[1] <= _MAX_KEYED_N
+        self._char_index = _CharIndex(self._vocabulary["char"]) if keyed else None
+
     def _columns(self, kind: str, vocabulary: dict[str, int], text: str) -> np.ndarray:
         """Return the column of every known n-gram occurrence in one field."""
-        if kind == "char" and self.char_ngrams[1] <= _MAX_KEYED_N:
-            if self._char_index is None:
-                self._char_index = _CharIndex(vocabulary)
+        if kind == "char" and self._char_index is not None:
             return self._char_index.columns_of(text, *self.char_ngrams)
         grams = self._grams(kind, text)
         found = np.fromiter(map(vocabulary.get, grams, itertools.repeat(-1)), dtype=np.int64, count=len(grams))
@@ -237,4 +240,5 @@ class FieldTfidf:
             self._idf[kind] = np.asarray(arrays[f"{kind}_idf"], dtype=np.float32)
             if len(self._idf[kind]) != len(terms):
                 raise ValueError(f"corrupt model: {kind} vocabulary and idf differ in length")
+        self._index_chars()
         return self

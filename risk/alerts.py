@@ -48,30 +48,34 @@ def bigrams(text: str) -> Counter:
     return Counter(s[i:i + 2] for i in range(len(s) - 1))
 
 
+def _norm(counts: Counter) -> float:
+    return math.sqrt(sum(v * v for v in counts.values()))
+
+
+def _cosine(a: Counter, norm_a: float, b: Counter, norm_b: float) -> float:
+    if not norm_a or not norm_b:
+        return 0.0
+    if len(b) < len(a):
+        a, b = b, a
+    return sum(v * b.get(k, 0) for k, v in a.items()) / (norm_a * norm_b)
+
+
+def cosine(a: Counter, b: Counter) -> float:
+    """Return the cosine of two sparse count vectors."""
+    return _cosine(a, _norm(a), b, _norm(b))
+
+
 # ~20 KB a text: enough for a busy district's 72-hour window without holding much memory.
 @functools.lru_cache(maxsize=4096)
 def _issue_vector(text: str) -> tuple[Counter, float]:
     """Return the bigram counts of an issue text and their norm; cached, since each text is compared many times."""
     counts = bigrams(text)
-    return counts, math.sqrt(sum(v * v for v in counts.values()))
+    return counts, _norm(counts)
 
 
 def _issue_similarity(a: str, b: str) -> float:
     """Return the bigram cosine of two issue texts (the cached vectors are never mutated)."""
-    (ca, na), (cb, nb) = _issue_vector(a), _issue_vector(b)
-    if not na or not nb:
-        return 0.0
-    if len(cb) < len(ca):
-        ca, cb = cb, ca
-    return sum(v * cb.get(k, 0) for k, v in ca.items()) / (na * nb)
-
-
-def cosine(a: Counter, b: Counter) -> float:
-    """Return the cosine of two sparse count vectors."""
-    if not a or not b:
-        return 0.0
-    dot = sum(v * b.get(k, 0) for k, v in a.items())
-    return dot / math.sqrt(sum(v * v for v in a.values()) * sum(v * v for v in b.values()))
+    return _cosine(*_issue_vector(a), *_issue_vector(b))
 
 
 ISSUE_CHARS = 200
