@@ -10,7 +10,7 @@ from sqlalchemy import Boolean, ForeignKey, String, select
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from core.db import Base, UTCDateTime, utcnow
-from core.security import hash_password, new_token, token_digest, verify_password
+from core.security import hash_password, new_token, password_needs_rehash, token_digest, verify_password
 
 
 class Role(StrEnum):
@@ -122,10 +122,14 @@ def get_by_username(session: Session, username: str) -> User | None:
 
 
 def check_password(session: Session, *, username: str, password: str) -> User | None:
-    """Return the active account when the password matches."""
+    """Return the active account when the password matches, rehashing it if the costs have changed."""
     user = get_by_username(session, username)
     if user is None or not user.active or not verify_password(user.password_hash, password):
         return None
+    if password_needs_rehash(user.password_hash):
+        # Only now is the plain password at hand: raising the costs takes effect at each user's next sign-in.
+        user.password_hash = hash_password(password)
+        session.flush()
     return user
 
 

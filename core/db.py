@@ -86,9 +86,9 @@ def make_engine(settings: Settings) -> Engine:
         url,
         echo=settings.database_echo,
         pool_pre_ping=True,
-        pool_size=10,
-        max_overflow=20,
-        pool_timeout=5,
+        pool_size=settings.database_pool_size,
+        max_overflow=settings.database_max_overflow,
+        pool_timeout=settings.database_pool_timeout_s,
         connect_args={"connect_timeout": 5} if url.startswith("postgresql") else {},
     )
 

@@ -23,8 +23,16 @@ _hasher = PasswordHasher()
 
 
 def hash_password(password: str) -> str:
-    """Hash a password with argon2id."""
+    """Hash a password with argon2id at the configured costs."""
     return _hasher.hash(password)
+
+
+def password_needs_rehash(password_hash: str) -> bool:
+    """Tell whether a stored hash was made with other costs than the configured ones."""
+    try:
+        return _hasher.check_needs_rehash(password_hash)
+    except InvalidHashError:
+        return True
 
 
 def verify_password(password_hash: str, password: str) -> bool:
@@ -101,8 +109,11 @@ _audit_signer: Signer | None = None
 
 def configure(settings: Settings) -> None:
     """Set the process-wide keys from settings."""
-    global _cipher, _audit_signer
+    global _cipher, _audit_signer, _hasher
     _cipher = PiiCipher(settings.pii_key.get_secret_value())
+    # argon2 wants at least 8 KiB per lane.
+    _hasher = PasswordHasher(time_cost=settings.password_hash_time_cost, parallelism=settings.password_hash_parallelism,
+                             memory_cost=max(settings.password_hash_memory_kib, 8 * settings.password_hash_parallelism))
     _audit_signer = Signer(settings.secret_key.get_secret_value(), b"audit-chain")
 
 

@@ -32,6 +32,11 @@ class Settings(BaseSettings):
     environment: Environment = Environment.DEVELOPMENT
     database_url: str = Field(default=f"sqlite:///{ROOT / 'var' / 'petition.db'}")
     database_echo: bool = False
+    # PostgreSQL connections per process. A web process serves sync routes from AnyIO's 40 threads, so
+    # pool plus overflow matches them; mind max_connections (100 by default) across api and worker processes.
+    database_pool_size: int = Field(default=10, ge=1)
+    database_max_overflow: int = Field(default=30, ge=0)
+    database_pool_timeout_s: float = Field(default=5.0, gt=0)
     # Unset: tasks run in-process (the embedded default). Set: Celery on this broker.
     broker_url: str | None = None
     task_queue: str = "petition"
@@ -52,6 +57,12 @@ class Settings(BaseSettings):
     secret_key: SecretStr = SecretStr(PLACEHOLDER_SECRETS["secret_key"])
     pii_key: SecretStr = SecretStr(PLACEHOLDER_SECRETS["pii_key"])
     bootstrap_admin_token: SecretStr | None = None
+    # Console passwords are hashed with argon2id at these costs (argon2-cffi's defaults, RFC 9106's
+    # low-memory profile). A hash keeps the costs it was made with; a sign-in rehashes a weaker one.
+    # Production refuses less than OWASP's floor (19 MiB and two passes); the tests run cheaper.
+    password_hash_time_cost: int = Field(default=3, ge=1)
+    password_hash_memory_kib: int = Field(default=65536, ge=8)
+    password_hash_parallelism: int = Field(default=4, ge=1)
 
     timezone: str = "Asia/Shanghai"
     clock_policy: str = "xinfang"
@@ -171,6 +182,8 @@ class Settings(BaseSettings):
                     raise ValueError(f"PETITION_{name.upper()} must be set to a real secret in production")
             if self.broker_url is None:
                 raise ValueError("PETITION_BROKER_URL must be set in production (Celery workers)")
+            if self.password_hash_memory_kib < 19456 or self.password_hash_time_cost < 2:
+                raise ValueError("password hashing below OWASP's floor (19456 KiB, time cost 2) is refused in production")
         return self
 
     @property

@@ -26,6 +26,9 @@ REDIS_URL = os.environ.get("PETITION_TEST_REDIS", "redis://127.0.0.1:6379/14")
 # CI sets this so that a missing PostgreSQL or Redis fails the run instead of skipping tests.
 REQUIRE_SERVICES = os.environ.get("PETITION_TEST_REQUIRE_SERVICES") == "1"
 TESTS = Path(__file__).resolve().parent
+# Console accounts are made and signed into in hundreds of tests: argon2 at its production costs (0.15 s a hash
+# here) would be a fifth of the run. tests/core/test_security.py covers the production costs and the rehash.
+CHEAP_HASHING = {"password_hash_time_cost": 1, "password_hash_memory_kib": 8, "password_hash_parallelism": 1}
 
 
 def load_by_path(name: str, path: Path):
@@ -124,7 +127,7 @@ def settings(backend) -> Settings:
                     rate_limit_enabled=False,
                     route_on_register=False, risk_on_register=False, embedder="lexical", zero_shot=False,
                     classifier_dir="/nonexistent/model",
-                    index_dir=str(backend_index_dir(backend)))
+                    index_dir=str(backend_index_dir(backend)), **CHEAP_HASHING)
 
 
 @pytest.fixture(scope="session")

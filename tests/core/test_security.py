@@ -10,6 +10,7 @@ from sqlalchemy import text
 
 from cases import service
 from cases.models import Petitioner
+from core import security
 from core.security import PiiCipher, hash_password, mask_name, mask_phone, verify_password
 from core.settings import Settings
 from tests.cases.helpers import register
@@ -57,6 +58,44 @@ def test_passwords_and_masks():
     assert h.startswith("$argon2id$") and verify_password(h, "s3cret-pass") and not verify_password(h, "s3cret-pasS")
     assert not verify_password("garbage", "x")
     assert (mask_name("张三"), mask_name("欧阳娜娜"), mask_phone("13812341234")) == ("张*", "欧***", "138****1234")
+
+
+def test_passwords_are_hashed_at_the_configured_costs_and_production_refuses_weak_ones(settings):
+    try:
+        security.configure(Settings(environment="test", secret_key="a", pii_key="b"))
+        assert "$m=65536,t=3,p=4$" in hash_password("s3cret-pass")  # argon2-cffi's defaults, RFC 9106
+        security.configure(settings)
+        cheap = hash_password("s3cret-pass")
+        assert "$m=8,t=1,p=1$" in cheap and verify_password(cheap, "s3cret-pass")
+    finally:
+        security.configure(settings)
+    weak = {"environment": "production", "broker_url": "redis://x", "secret_key": "a", "pii_key": "b"}
+    with pytest.raises(ValidationError, match="OWASP"):
+        Settings(**weak, password_hash_memory_kib=8)
+    with pytest.raises(ValidationError, match="OWASP"):
+        Settings(**weak, password_hash_time_cost=1)
+    assert Settings(**weak, password_hash_memory_kib=19456, password_hash_time_cost=2).password_hash_parallelism == 4
+
+
+def test_a_sign_in_rehashes_a_password_made_with_other_costs(db, settings):
+    from core.accounts import check_password, create_user, get_by_username
+
+    with db.transaction() as s:
+        create_user(s, username="rehash1", password="long-enough-pass", role="agent", display_name="r")
+    stronger = settings.model_copy(update={"password_hash_time_cost": 2, "password_hash_memory_kib": 16})
+    try:
+        security.configure(stronger)
+        with db.transaction() as s:
+            assert check_password(s, username="rehash1", password="wrong-password") is None
+        with db.session() as s:
+            assert "$m=8,t=1,p=1$" in get_by_username(s, "rehash1").password_hash  # a failed sign-in changes nothing
+        with db.transaction() as s:
+            assert check_password(s, username="rehash1", password="long-enough-pass") is not None
+        with db.session() as s:
+            upgraded = get_by_username(s, "rehash1").password_hash
+        assert "$m=16,t=2,p=1$" in upgraded and verify_password(upgraded, "long-enough-pass")
+    finally:
+        security.configure(settings)
 
 
 def test_placeholder_secrets_refused_in_production():

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from core.settings import Settings
+from tests.conftest import CHEAP_HASHING
 
 # CI sets this so that a missing Chromium or Playwright fails the run instead of skipping the tests.
 REQUIRE_SERVICES = os.environ.get("PETITION_TEST_REQUIRE_SERVICES") == "1"
@@ -173,7 +174,7 @@ def live_server(tmp_path_factory) -> Iterator[str]:
     settings = Settings(environment="test", database_url=f"sqlite:///{tmp / 'e2e.db'}", broker_url=None,
                         pii_key="e2e-pii-key", secret_key="e2e-secret-key", embedded_scheduler=False,
                         route_on_register=False, embedder="lexical", index_dir=str(tmp / "index"),
-                        rate_limit_enabled=False)
+                        rate_limit_enabled=False, **CHEAP_HASHING)
     # The app makes its settings, database and keys the process-wide ones; give the other tests theirs back afterwards.
     previous = (core_settings._current, core_db._database, security._cipher, security._audit_signer)
     app = create_app(settings)

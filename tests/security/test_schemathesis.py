@@ -17,6 +17,7 @@ from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 
 from core.settings import Settings
+from tests.conftest import CHEAP_HASHING
 
 ADMIN_TOKEN = "schemathesis-admin-token-7f3a"
 # Examples per operation: ~80 operations; the whole run stays near half a minute on two shared cores.
@@ -44,7 +45,7 @@ def api_app(tmp_path_factory):
                         pii_key="schemathesis-pii-key", secret_key="schemathesis-secret-key",
                         bootstrap_admin_token=SecretStr(ADMIN_TOKEN), embedded_scheduler=False, route_on_register=False,
                         risk_on_register=False, embedder="lexical", zero_shot=False, classifier_dir="/nonexistent/model",
-                        index_dir=str(tmp / "index"), media_dir=str(tmp / "media"), rate_limit_enabled=False,
+                        index_dir=str(tmp / "index"), media_dir=str(tmp / "media"), rate_limit_enabled=False, **CHEAP_HASHING,
                         wechat_token=SecretStr(wk.TOKEN), wechat_appid=wk.APPID, wechat_appsecret=SecretStr(wk.SECRET),
                         wechat_api_base=wechat.base_url, miniprogram_appid=wk.MINI_APPID,
                         miniprogram_secret=SecretStr(wk.MINI_SECRET), twilio_account_sid=tw.ACCOUNT_SID,
