@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from markupsafe import Markup, escape
 from sqlalchemy import func, select
@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from cases.models import Petition
 from core.db import utcnow
+from core.settings import get_settings
 from risk import topics, trends
 
 
@@ -55,23 +56,31 @@ def forecast_svg(history: trends.Series, fc: trends.Forecast, *, title: str, wid
     return Markup("".join(parts))
 
 
-# Hot topics cost seconds at a million petitions (segmenting a fortnight of texts); the dashboard reuses them
-# while the fortnight's petitions and the hour are the same.
-_CACHE: dict[tuple, dict] = {}
+# Hot topics cost seconds at a million petitions (segmenting a fortnight of texts). The dashboard reuses them
+# while the fortnight's petitions and the hour are the same, and, on a busy deployment where a petition
+# arrives between any two views, for up to the settings' risk_statistics_max_age_s; the page says as of when.
+# (database URL, language) → (computed at, fingerprint, statistics)
+_CACHE: dict[tuple[str, str], tuple[datetime, tuple, dict]] = {}
 
 
 def dashboard_statistics(session: Session, *, lang: str = "zh") -> dict:
-    """Return the week's hot topics and the weekly forecast for the dashboard."""
+    """Return the week's hot topics and the weekly forecast for the dashboard, and when they were computed."""
     now = utcnow()
     since = now - timedelta(days=14)
-    fingerprint = session.execute(select(func.count(), func.max(Petition.id), func.max(Petition.created_at))
-                                  .where(Petition.received_at >= since)).one()
-    key = (str(session.get_bind().url), lang, now.strftime("%Y%m%d%H"), *fingerprint)
-    if key not in _CACHE:
-        if len(_CACHE) >= 8:
-            _CACHE.clear()
-        _CACHE[key] = _statistics(session, lang, now)
-    return _CACHE[key]
+    fingerprint = (now.strftime("%Y%m%d%H"), *session.execute(
+        select(func.count(), func.max(Petition.id), func.max(Petition.created_at)).where(Petition.received_at >= since)
+    ).one())
+    key = (str(session.get_bind().url), lang)
+    cached = _CACHE.get(key)
+    if cached is not None:
+        at, seen, statistics = cached
+        if seen == fingerprint or timedelta(0) <= now - at < timedelta(seconds=get_settings().risk_statistics_max_age_s):
+            return {**statistics, "as_of": at}
+    statistics = _statistics(session, lang, now)
+    if len(_CACHE) >= 8:
+        _CACHE.clear()
+    _CACHE[key] = (now, fingerprint, statistics)
+    return {**statistics, "as_of": now}
 
 
 def _statistics(session: Session, lang: str, now) -> dict:

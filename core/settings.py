@@ -163,6 +163,8 @@ class Settings(BaseSettings):
     rate_limit_window_seconds: int = Field(default=60, ge=1)
     rate_limit_chat: int = 60  # web chat messages (HTTP and WebSocket frames)
     rate_limit_status: int = 20  # the public status page and its lookup form
+    # The risk dashboard's hot topics and forecast are recomputed at most this often while petitions keep arriving.
+    risk_statistics_max_age_s: int = Field(default=300, ge=0)
     rate_limit_open311: int = 30  # Open311 POST requests
     rate_limit_miniprogram: int = 120  # mini-program login, chat, media and supplements
     rate_limit_mediation: int = 30  # posts on the mediation join pages

@@ -127,7 +127,7 @@ def settings(backend) -> Settings:
                     rate_limit_enabled=False,
                     route_on_register=False, risk_on_register=False, embedder="lexical", zero_shot=False,
                     classifier_dir="/nonexistent/model",
-                    index_dir=str(backend_index_dir(backend)), **CHEAP_HASHING)
+                    index_dir=str(backend_index_dir(backend)), risk_statistics_max_age_s=0, **CHEAP_HASHING)
 
 
 @pytest.fixture(scope="session")

@@ -42,6 +42,29 @@ def test_dashboard_map_and_drill_down(as_role, db):
     assert 'data-testid="topic"' in page.text and "开发商" in page.text
 
 
+def test_dashboard_statistics_are_reused_for_their_max_age_and_say_when_they_were_computed(as_role, db, settings,
+                                                                                           monkeypatch):
+    from admin_web import risk_stats
+
+    risk_stats._CACHE.clear()
+    monkeypatch.setattr(settings, "risk_statistics_max_age_s", 300)
+    _red_and_group(db)
+    supervisor = as_role("supervisor")
+    first = supervisor.get("/console/risk").text
+    as_of = re.search(r'data-testid="statistics-as-of">([^<]*)<', first).group(1)
+    assert "开发商" in first and "公交" not in first
+    with db.transaction() as s:
+        for k in range(3):
+            register(s, title="公交站台被拆除候车无处遮雨", content="公交站台被拆除，市民候车无处遮雨，请尽快恢复",
+                     area_code="430104", petitioner={"name": f"乘客{k}", "phone": f"1360000000{k}"})
+    # New petitions arrived, but the statistics are younger than their max age: the page shows them as they were.
+    again = supervisor.get("/console/risk").text
+    assert "公交" not in again and f'data-testid="statistics-as-of">{as_of}<' in again
+    monkeypatch.setattr(settings, "risk_statistics_max_age_s", 0)
+    fresh = supervisor.get("/console/risk").text
+    assert re.search(r'data-testid="topic">[^<]*公交', fresh)
+
+
 def test_alerts_ack_and_resolve_with_evidence(as_role, db):
     ids = _red_and_group(db)
     supervisor = as_role("supervisor")
