@@ -71,22 +71,28 @@ def category_descriptions(session: Session) -> dict[str, str]:
     return descriptions
 
 
-def classify(session: Session, petition: Petition) -> tuple[list[str] | None, float, list, str | None]:
+def zero_shot_labels(session: Session) -> tuple[tuple[str, str], ...] | None:
+    """Return the zero-shot labels (category → description) when no trained model is configured but zero-shot is."""
+    settings = get_settings()
+    if (_path(settings.classifier_dir) / "manifest.json").exists() or not settings.zero_shot:
+        return None
+    return tuple(sorted(category_descriptions(session).items()))
+
+
+def _predict(text: str, labels: tuple[tuple[str, str], ...] | None) -> tuple[list[str] | None, float, list, str | None]:
     """Return (category path, confidence, top-3, source) from the trained model, else zero-shot, else nothing."""
     settings = get_settings()
-    text = petition_text(petition)
     model_dir = _path(settings.classifier_dir)
     try:
         if (model_dir / "manifest.json").exists():
             prediction = _classifier(str(model_dir)).predict([text])[0]
             return prediction.label.split("/"), float(prediction.confidence), \
                 [[label, round(float(p), 4)] for label, p in prediction.top3], "model"
-        if settings.zero_shot:
-            labels = tuple(sorted(category_descriptions(session).items()))
+        if settings.zero_shot and labels:
             label, confidence, top3 = _zero_shot(settings.embedder, labels).predict([text])[0]
             return label.split("/"), float(confidence), [[lbl, round(float(p), 4)] for lbl, p in top3], "zero-shot"
     except Exception:  # a broken or missing model must not stop registration work; triage still happens
-        log.exception("category prediction failed for petition %s", petition.id)
+        log.exception("category prediction failed for a petition")
     return None, 0.0, [], None
 
 
@@ -171,16 +177,22 @@ class Neighbour:
     score: float
 
 
-def find_similar(session: Session, petition: Petition, *, k: int = 10) -> tuple[list[Neighbour], object]:
+def embed_query(text: str):
+    """Return the text's vector for the similar-case index (a 1-row matrix)."""
+    embedder, _ = INDEX.get()
+    return embedder.embed([text], kind="query")
+
+
+def find_similar(session: Session, petition: Petition, *, k: int = 10, vector=None) -> tuple[list[Neighbour], object]:
     """Search the index for earlier petitions like this one; return them and this petition's vector."""
     embedder, index = INDEX.get()
-    vector = embedder.embed([petition_text(petition)], kind="query")
+    # One embedding serves both: stored "query" vectors retrieve each other better than passage ones (bench/retrieval.py).
+    vector = embed_query(petition_text(petition)) if vector is None else vector
     hits = index.search(vector, k + 1)[0] if len(index) else []
     minimum, _ = _thresholds(embedder.name)
     ids = [pid for pid, score in hits if pid != petition.id and score >= minimum]
     found = {p.id: p for p in session.scalars(select(Petition).where(Petition.id.in_(ids)))} if ids else {}
     neighbours = [Neighbour(found[pid], float(score)) for pid, score in hits if pid in found]
-    # One embedding serves both: stored "query" vectors retrieve each other better than passage ones (bench/retrieval.py).
     return neighbours[:k], vector[0]
 
 
@@ -213,26 +225,55 @@ HELD_FOR_TRIAGE = {
 }
 
 
-def do_route(session: Session, *, petition_id: int) -> RoutingDecision | None:
-    """Route one petition (idempotent: a second run replaces the first decision)."""
+@dataclass(frozen=True)
+class Prepared:
+    """The model work of routing one petition's text: its category prediction and its vector (None: no index)."""
+
+    text: str
+    prediction: tuple[list[str] | None, float, list, str | None]
+    vector: object | None
+
+
+def read_for_routing(session: Session, *, petition_id: int) -> tuple[str, tuple | None] | None:
+    """Return what prepare() needs from the database: the petition's text and the zero-shot labels."""
+    petition = session.get(Petition, petition_id)
+    return None if petition is None else (petition_text(petition), zero_shot_labels(session))
+
+
+def prepare(text: str, labels: tuple[tuple[str, str], ...] | None) -> Prepared:
+    """Classify and embed a petition's text; touches no database, so it can run outside the write transaction."""
+    try:
+        vector = embed_query(text)
+    except Exception:  # no embedder or index: route on duty lists and rules alone, say so in the log
+        log.exception("similar-case search unavailable")
+        vector = None
+    return Prepared(text, _predict(text, labels), vector)
+
+
+def do_route(session: Session, *, petition_id: int, prepared: Prepared | None = None) -> RoutingDecision | None:
+    """Route one petition (idempotent: a second run replaces the first decision), reusing prepare()'s model work."""
     settings = get_settings()
     petition = session.get(Petition, petition_id)
     if petition is None:
         return None
     now = utcnow()
-    category, confidence, top3, source = classify(session, petition)
+    if prepared is None or prepared.text != petition_text(petition):
+        prepared = prepare(petition_text(petition), zero_shot_labels(session))
+    category, confidence, top3, source = prepared.prediction
     if petition.category_id is not None:
         category, confidence, source = _category_path(petition), 1.0, "given"
     elif category is not None and confidence >= settings.category_min_confidence:
         node = catalog.resolve_category(session, "/".join(category))
         if node is not None:
             petition.category_id = node.id
-    try:
-        neighbours, vector = find_similar(session, petition)
-        embedder_name = INDEX.get()[0].name
-    except Exception:  # no embedder or index: route on duty lists and rules alone, say so in the log
-        log.exception("similar-case search unavailable for petition %s", petition.id)
-        neighbours, vector, embedder_name = [], None, None
+    neighbours, vector, embedder_name = [], None, None
+    if prepared.vector is not None:
+        try:
+            neighbours, vector = find_similar(session, petition, vector=prepared.vector)
+            embedder_name = INDEX.get()[0].name
+        except Exception:  # an index that cannot be searched: route on duty lists and rules alone, say so in the log
+            log.exception("similar-case search unavailable for petition %s", petition.id)
+            neighbours, vector, embedder_name = [], None, None
     _, duplicate = _thresholds(embedder_name or "")
     session.execute(delete(SimilarLink).where(SimilarLink.petition_id == petition.id))
     repeat_of = None

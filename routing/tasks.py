@@ -14,8 +14,17 @@ from routing import service
 @task("routing.route_petition", max_retries=3)
 def route_petition(petition_id: int) -> dict | None:
     """Classify, link similar cases and suggest or assign the unit, in its own transaction."""
-    with get_database().transaction() as session:
-        decision = service.do_route(session, petition_id=petition_id)
+    database = get_database()
+    # The model work (hundreds of ms with the dense embedder) runs between two transactions: on SQLite a
+    # transaction holds the database's one write lock from its first statement, and every console page,
+    # bot turn and webhook would wait behind it.
+    with database.transaction() as session:
+        inputs = service.read_for_routing(session, petition_id=petition_id)
+    if inputs is None:
+        return None
+    prepared = service.prepare(*inputs)
+    with database.transaction() as session:
+        decision = service.do_route(session, petition_id=petition_id, prepared=prepared)
         if decision is None:
             return None
         return {"petition_id": petition_id, "auto_assigned": decision.auto_assigned,

@@ -82,6 +82,48 @@ def test_unsure_goes_to_triage_with_suggestions(db, fresh_index):
         assert [p.tracking_no for p, _ in queue] == [petition.tracking_no]
 
 
+def test_the_routing_task_runs_its_models_with_no_transaction_open(db, fresh_index, monkeypatch):
+    """On SQLite a transaction holds the one write lock: the slow model work must not happen inside one."""
+    import sqlite3
+
+    from routing import tasks
+
+    with db.transaction() as s:
+        petition, _ = register(s, area_code="430104", category=None, title="小区垃圾无人清运",
+                               content="小区垃圾堆了一个星期没人清运，臭气熏天。")
+    real, seen = routing.prepare, []
+
+    def watched(text, labels):
+        seen.append(db.engine.pool.checkedout())
+        if db.settings.is_sqlite:
+            # Another process could write now: the write lock is free at once (no waiting).
+            other = sqlite3.connect(db.engine.url.database, timeout=0, isolation_level=None)
+            other.execute("BEGIN IMMEDIATE")
+            other.execute("ROLLBACK")
+            other.close()
+        return real(text, labels)
+
+    monkeypatch.setattr(routing, "prepare", watched)
+    result = tasks.route_petition(petition_id=petition.id)
+    assert seen == [0] and result["petition_id"] == petition.id
+    with db.session() as s:
+        assert routing.get_decision(s, s.get(type(petition), petition.id)).embedder == "lexical"
+
+
+def test_prepared_model_work_is_used_only_for_the_text_it_was_made_from(db, fresh_index):
+    with db.transaction() as s:
+        petition, _ = register(s, area_code="430104", category=None, title="有个事情想问问", content="我想了解一下相关的情况。")
+        text = routing.petition_text(petition)
+        # Without a trained model or zero-shot (the test settings), only prepared work can carry a category.
+        made = routing.prepare(text, None)
+        assert made.prediction[0] is None and made.vector is not None
+        prediction = (["环境保护"], 0.9, [["环境保护", 0.9]], "model")
+        stale = routing.Prepared(text + "（已修改）", prediction, made.vector)
+        assert routing.do_route(s, petition_id=petition.id, prepared=stale).category is None
+        assert routing.do_route(s, petition_id=petition.id, prepared=routing.Prepared(text, prediction, made.vector)
+                                ).category == "环境保护"
+
+
 def test_rules_can_point_to_a_unit(db, fresh_index):
     with db.transaction() as s:
         routing.create_rule(s, name="工资专班", kind="keyword", pattern="拖欠工资", unit_code="CS-HRSS", weight=1.0,
