@@ -16,8 +16,9 @@ from bot import service as conversations
 from bot.models import Conversation
 from channels import service
 from channels.models import InboxMessage
-from channels.phone import api as phone
+from channels.phone import service as phone
 from channels.phone import transcriber as speech
+from channels.phone.twiml import speakable
 
 BASE = "/channels/phone/twilio"
 CALL = "CA" + "3c" * 16
@@ -214,7 +215,7 @@ def test_asking_for_a_person_dials_the_agent(client, db, twilio_settings):
 @pytest.mark.parametrize("target,verb", [("queue:petition-agents", "Enqueue"), ("sip:agent@pbx.example.gov.cn", "Dial"),
                                          (None, "Hangup")])
 def test_agent_queue_sip_or_none(db, settings, twilio_settings, standin, target, verb):
-    from channels.phone.api import View, prompt
+    from channels.phone.twiml import View, prompt
 
     xml = prompt(twilio_settings.model_copy(update={"twilio_agent_number": target}), View(mode="waiting"))
     root = ET.fromstring(xml)
@@ -281,7 +282,7 @@ def test_a_caller_hanging_up_mid_sentence_is_still_heard(client, db, standin, mo
 
 def test_speakable_text_reads_codes_digit_by_digit():
     text = "您的信访事项已登记。\n受理编号：XF-20261205-000001\n查询码：7W3QVB76\n请回复“确认提交”"
-    spoken = phone.speakable(text)
+    spoken = speakable(text)
     assert "X F, 2 0 2 6 1 2 0 5, 0 0 0 0 0 1" in spoken and "7 W 3 Q V B 7 6" in spoken
     assert "\n" not in spoken and "“" not in spoken and "请说确认提交" in spoken
-    assert phone.speakable("You can:\n· reply \"status\"", "en") == "You can. say status"
+    assert speakable("You can:\n· reply \"status\"", "en") == "You can. say status"
