@@ -79,7 +79,8 @@ def zero_shot_labels(session: Session) -> tuple[tuple[str, str], ...] | None:
     return tuple(sorted(category_descriptions(session).items()))
 
 
-def _predict(text: str, labels: tuple[tuple[str, str], ...] | None) -> tuple[list[str] | None, float, list, str | None]:
+def _predict(text: str, labels: tuple[tuple[str, str], ...] | None, *, embedder=None, vector=None
+             ) -> tuple[list[str] | None, float, list, str | None]:
     """Return (category path, confidence, top-3, source) from the trained model, else zero-shot, else nothing."""
     settings = get_settings()
     model_dir = _path(settings.classifier_dir)
@@ -89,7 +90,12 @@ def _predict(text: str, labels: tuple[tuple[str, str], ...] | None) -> tuple[lis
             return prediction.label.split("/"), float(prediction.confidence), \
                 [[label, round(float(p), 4)] for label, p in prediction.top3], "model"
         if settings.zero_shot and labels:
-            label, confidence, top3 = _zero_shot(settings.embedder, labels).predict([text])[0]
+            zero_shot = _zero_shot(settings.embedder, labels)
+            if vector is not None and embedder is zero_shot.embedder:
+                # The similar-case search embedded the text as a query with this very model: one embedding serves both.
+                label, confidence, top3 = zero_shot.predict_vectors(vector)[0]
+            else:
+                label, confidence, top3 = zero_shot.predict([text])[0]
             return label.split("/"), float(confidence), [[lbl, round(float(p), 4)] for lbl, p in top3], "zero-shot"
     except Exception:  # a broken or missing model must not stop registration work; triage still happens
         log.exception("category prediction failed for a petition")
@@ -243,11 +249,12 @@ def read_for_routing(session: Session, *, petition_id: int) -> tuple[str, tuple 
 def prepare(text: str, labels: tuple[tuple[str, str], ...] | None) -> Prepared:
     """Classify and embed a petition's text; touches no database, so it can run outside the write transaction."""
     try:
-        vector = embed_query(text)
+        embedder, _ = INDEX.get()
+        vector = embedder.embed([text], kind="query")
     except Exception:  # no embedder or index: route on duty lists and rules alone, say so in the log
         log.exception("similar-case search unavailable")
-        vector = None
-    return Prepared(text, _predict(text, labels), vector)
+        embedder, vector = None, None
+    return Prepared(text, _predict(text, labels, embedder=embedder, vector=vector), vector)
 
 
 def do_route(session: Session, *, petition_id: int, prepared: Prepared | None = None) -> RoutingDecision | None:

@@ -124,6 +124,29 @@ def test_prepared_model_work_is_used_only_for_the_text_it_was_made_from(db, fres
                                 ).category == "环境保护"
 
 
+def test_zero_shot_reuses_the_similar_case_embedding(db, fresh_index, monkeypatch):
+    """One embedding of the petition serves the similar-case search and zero-shot; the category is the same."""
+    monkeypatch.setattr(fresh_index, "zero_shot", True)
+    embedder, _ = routing.INDEX.get()
+    calls = []
+    real_embed = embedder.embed
+
+    def counting(texts, *args, **kwargs):
+        calls.append(list(texts))
+        return real_embed(texts, *args, **kwargs)
+
+    with db.transaction() as s:
+        labels = routing.zero_shot_labels(s)
+    assert labels  # the taxonomy and the duty lists describe each category
+    text = "小区噪音扰民\n楼下餐馆的油烟和噪音每天晚上影响居民休息，请环保部门处理。"
+    alone = routing._zero_shot(fresh_index.embedder, labels).predict([text])[0]
+    monkeypatch.setattr(embedder, "embed", counting)
+    prepared = routing.prepare(text, labels)
+    assert calls == [[text]]
+    assert prepared.prediction[0] == alone[0].split("/") and prepared.prediction[3] == "zero-shot"
+    assert abs(prepared.prediction[1] - alone[1]) < 1e-6
+
+
 def test_rules_can_point_to_a_unit(db, fresh_index):
     with db.transaction() as s:
         routing.create_rule(s, name="工资专班", kind="keyword", pattern="拖欠工资", unit_code="CS-HRSS", weight=1.0,
