@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from cases.models import Petition
 from core.settings import get_settings
 from mediation.enums import InviteStatus, Kind, ParticipantRole
+from mediation.links import join_url, link_expiry
 
 KIND_WORDS = {Kind.RECEPTION: ("视频接访", "video reception"), Kind.JOINT: ("联合调解", "joint mediation")}
 
@@ -119,8 +120,6 @@ def cancelled_text(*, ms, petition: Petition, locale: str) -> str:
 
 def notify_invitation(session: Session, *, ms, participant, petition: Petition, token: str, now: datetime) -> dict:
     """Send a participant their link (staff: shown in the console) and record how; return that for the audit."""
-    from mediation.service import join_url, link_expiry
-
     participant.invited_at = now
     if participant.username:
         participant.invite_status, participant.invite_channel = InviteStatus.CONSOLE, "console"
@@ -138,8 +137,6 @@ def notify_invitation(session: Session, *, ms, participant, petition: Petition, 
 
 def notify_reminder(session: Session, *, ms, participant, petition: Petition, token: str) -> bool:
     """Remind a citizen participant that the session starts soon; return whether a message was queued."""
-    from mediation.service import join_url
-
     if participant.username or participant.removed_at is not None:
         return False
     conv = _route(session, participant, petition)

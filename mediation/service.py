@@ -1,15 +1,14 @@
-"""Mediation sessions: scheduling with a conflict check, invitation links, the waiting room, agreement and outcome.
+"""Mediation sessions: scheduling with a conflict check, who may see and run them, invitations re-sent, cancelling.
 
 Every step that matters to the case (scheduled, invited, started, admitted, removed, agreement proposed and
-confirmed, ended, no agreement, recordings) is an event in the case's audit chain.
+confirmed, ended, no agreement, recordings) is an event in the case's audit chain. Signed invitation links
+are in ``links``, who is in the room (joining, the host's admit, remove and mute, the attendance at the end)
+in ``attendance``; this module re-exports them so that callers import the whole interface from here.
 """
 
 from __future__ import annotations
 
-import hmac
 import secrets
-import time
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -22,9 +21,20 @@ from cases.models import Petition
 from cases.service import CaseError, Conflict, Forbidden, Invalid, access, check_visible
 from core.accounts import Actor, Role, User, get_by_username
 from core.db import utcnow
-from core.security import Signer
 from core.settings import get_settings
 from mediation import invitations
+from mediation.attendance import (
+    do_admit,
+    do_join,
+    do_leave,
+    do_mute,
+    do_remove,
+    host_actor,
+    host_actor_for,
+    is_admitted,
+    record_end,
+)
+from mediation.common import InviteRefused, MediationError, SessionNotFound, audit_person
 from mediation.enums import (
     MAX_REPRESENTATIVES,
     MEDIATORS,
@@ -35,113 +45,31 @@ from mediation.enums import (
     ParticipantRole,
     SessionStatus,
 )
+from mediation.links import (
+    TOKEN_PURPOSE,
+    TokenClaims,
+    access_invite,
+    invite_token,
+    join_path,
+    join_url,
+    link_expiry,
+    read_token,
+)
 from mediation.models import MediationParticipant, MediationSession
 from mediation.schemas import ParticipantIn, SessionCreate
+
+__all__ = ["MANAGERS", "OPEN", "SCHEDULERS", "TOKEN_PURPOSE", "InviteRefused", "MediationError", "SessionNotFound",
+           "TokenClaims", "access_invite", "access_managed", "access_session", "audit_person", "can_manage",
+           "check_conflicts", "create_session", "do_admit", "do_cancel", "do_end_call", "do_join", "do_leave", "do_mute",
+           "do_reissue_invitation", "do_remove", "get_session", "host_actor", "host_actor_for", "host_participant",
+           "invite_token", "is_admitted", "join_path", "join_url", "link_expiry", "list_for_petition", "list_sessions",
+           "participant_of", "petition_of", "read_token", "record_end", "token_for_staff"]
 
 # Staff who schedule and host sessions.
 SCHEDULERS = frozenset({Role.HANDLER, Role.TRIAGE, Role.SUPERVISOR, Role.ADMIN})
 MANAGERS = frozenset({Role.SUPERVISOR, Role.ADMIN})
 OPEN = (SessionStatus.SCHEDULED, SessionStatus.LIVE)
-TOKEN_PURPOSE = b"mediation-invitation"
 
-
-class MediationError(CaseError):
-    """A mediation request that cannot be met."""
-
-    status = 400
-
-
-class SessionNotFound(MediationError):
-    status = 404
-
-
-class InviteRefused(MediationError):
-    """An invitation link that does not admit its holder; ``reason`` says why (for the refusal page)."""
-
-    status = 403
-
-    def __init__(self, reason: str, detail: str):
-        super().__init__(detail)
-        self.reason = reason
-        if reason == "expired":
-            self.status = 410
-
-
-# ---- invitation links ------------------------------------------------------------------------------------
-
-def _signer() -> Signer:
-    return Signer(get_settings().secret_key.get_secret_value(), TOKEN_PURPOSE)
-
-
-def link_expiry(ms: MediationSession) -> datetime:
-    """Return when this session's invitation links stop working (some time after its scheduled end)."""
-    return ms.ends_at + timedelta(hours=get_settings().mediation_link_grace_hours)
-
-
-def invite_token(participant: MediationParticipant, ms: MediationSession | None = None) -> str:
-    """Return the signed invitation token of a participant: session, participant, nonce and expiry under a MAC."""
-    ms = ms or participant.session
-    body = f"{ms.id}.{participant.id}.{participant.nonce}.{int(link_expiry(ms).timestamp())}"
-    return f"{body}.{_signer().sign(body.encode())[:32]}"
-
-
-def join_path(token: str) -> str:
-    """Return the path of the join page of a token."""
-    return f"/mediation/join/{token}"
-
-
-def join_url(token: str) -> str:
-    """Return the public URL of the join page of a token."""
-    return get_settings().public_base_url.rstrip("/") + join_path(token)
-
-
-@dataclass(frozen=True)
-class TokenClaims:
-    session_id: int
-    participant_id: int
-    nonce: str
-    expires: int
-
-
-def read_token(token: str) -> TokenClaims:
-    """Check a token's MAC and return its claims; raise InviteRefused("tampered") when it is not ours."""
-    parts = (token or "").split(".")
-    if len(parts) != 5 or not all(parts):
-        raise InviteRefused("tampered", "this is not an invitation link of ours")
-    body, mac = ".".join(parts[:4]), parts[4]
-    if not hmac.compare_digest(_signer().sign(body.encode())[:32], mac):
-        raise InviteRefused("tampered", "the invitation link has been altered")
-    try:
-        return TokenClaims(int(parts[0]), int(parts[1]), parts[2], int(parts[3]))
-    except ValueError:
-        raise InviteRefused("tampered", "the invitation link has been altered") from None
-
-
-def access_invite(session: Session, token: str, *, session_id: int | None = None, now: datetime | None = None,
-                  for_update: bool = False) -> MediationParticipant:
-    """Return the participant a link admits; refuse a tampered, expired, revoked or other session's link."""
-    claims = read_token(token)
-    if session_id is not None and claims.session_id != session_id:
-        raise InviteRefused("other_session", "this invitation is for another session")
-    now_ts = (now.timestamp() if now else time.time())
-    if claims.expires <= now_ts:
-        raise InviteRefused("expired", "the invitation link has expired")
-    stmt = select(MediationParticipant).where(MediationParticipant.id == claims.participant_id)
-    if for_update:
-        stmt = stmt.with_for_update()
-    participant = session.scalar(stmt)
-    if participant is None or participant.session_id != claims.session_id:
-        raise InviteRefused("other_session", "this invitation is for another session")
-    if not hmac.compare_digest(participant.nonce, claims.nonce):
-        raise InviteRefused("revoked", "this invitation link was replaced by a newer one")
-    if participant.removed_at is not None:
-        raise InviteRefused("removed", "the host removed this participant from the session")
-    if participant.session.status == SessionStatus.CANCELLED:
-        raise InviteRefused("cancelled", "the session was cancelled")
-    return participant
-
-
-# ---- scheduling --------------------------------------------------------------------------------------------
 
 def get_session(session: Session, session_id: int, *, for_update: bool = False) -> MediationSession:
     """Return a session by id, or raise SessionNotFound."""
@@ -284,13 +212,6 @@ def create_session(session: Session, *, data: SessionCreate, actor: Actor, now: 
     return ms
 
 
-def audit_person(p: MediationParticipant) -> dict:
-    """Return how a participant appears in the audit history."""
-    # Staff by username; citizens by role only (their names are personal data, kept encrypted on the row).
-    return {"participant_id": p.id, "role": str(p.role), "staff": p.username, "organisation": p.organisation,
-            "party": p.party, "host": p.is_host}
-
-
 def access_session(session: Session, session_id: int, actor: Actor) -> MediationSession:
     """Return a session the actor takes part in or may see through its petition, or raise SessionNotFound."""
     ms = get_session(session, session_id)
@@ -397,124 +318,8 @@ def do_cancel(session: Session, *, session_id: int, reason: str, actor: Actor, n
     return ms
 
 
-# ---- in the room ---------------------------------------------------------------------------------------------
-
-def is_admitted(p: MediationParticipant) -> bool:
-    """Tell whether a participant may be in the room: the host and staff directly, others once the host admits them."""
-    return p.removed_at is None and (p.is_host or p.username is not None or p.admitted_at is not None)
-
-
-def do_join(session: Session, *, participant: MediationParticipant, now: datetime | None = None) -> None:
-    """Record that a participant opened the room; the host opening it starts the session."""
-    now = now or utcnow()
-    ms = participant.session
-    if ms.status == SessionStatus.ENDED:
-        raise Conflict("the session has ended")
-    participant.joined_at = participant.joined_at or now
-    participant.left_at = None
-    if participant.is_host and ms.status == SessionStatus.SCHEDULED:
-        ms.status, ms.started_at = SessionStatus.LIVE, now
-        audit.append(session, actor=participant.username or "mediation", action="mediation_started",
-                     petition_id=ms.petition_id, data={"session_id": ms.id}, at=now)
-    session.flush()
-
-
-def do_leave(session: Session, *, participant_id: int, now: datetime | None = None) -> None:
-    """Record that a participant left the room."""
-    p = session.get(MediationParticipant, participant_id)
-    if p is not None:
-        p.left_at = now or utcnow()
-        session.flush()
-
-
-def host_actor(session: Session, ms: MediationSession) -> Actor | None:
-    """Return the host's staff actor, or None when the account is gone or inactive."""
-    user = get_by_username(session, ms.host)
-    return Actor.of(user) if user is not None and user.active else None
-
-
-def _require_host(host: MediationParticipant, target: MediationParticipant) -> None:
-    if not host.is_host:
-        raise Forbidden("only the host may do this")
-    if target.session_id != host.session_id:
-        raise InviteRefused("other_session", "that participant is in another session")
-    if target.is_host:
-        raise Conflict("the host cannot do this to themselves")
-
-
-def do_admit(session: Session, *, host: MediationParticipant, participant_id: int, now: datetime | None = None
-             ) -> MediationParticipant:
-    """Let a waiting participant into the room (host only)."""
-    now = now or utcnow()
-    target = session.get(MediationParticipant, participant_id)
-    if target is None:
-        raise SessionNotFound(f"no participant {participant_id}")
-    _require_host(host, target)
-    if target.removed_at is not None:
-        raise Conflict("this participant was removed; send them a new invitation first")
-    if target.admitted_at is None:
-        target.admitted_at = now
-        audit.append(session, actor=host.username or "host", action="mediation_admitted", petition_id=host.session.petition_id,
-                     data={"session_id": host.session_id, "participant_id": target.id, "role": str(target.role)}, at=now)
-    session.flush()
-    return target
-
-
-def do_remove(session: Session, *, host: MediationParticipant, participant_id: int, now: datetime | None = None
-              ) -> MediationParticipant:
-    """Remove a participant from the room; their link stops working (host only)."""
-    now = now or utcnow()
-    target = session.get(MediationParticipant, participant_id)
-    if target is None:
-        raise SessionNotFound(f"no participant {participant_id}")
-    _require_host(host, target)
-    if target.removed_at is None:
-        target.removed_at, target.left_at = now, now
-        audit.append(session, actor=host.username or "host", action="mediation_removed", petition_id=host.session.petition_id,
-                     data={"session_id": host.session_id, "participant_id": target.id, "role": str(target.role)}, at=now)
-    session.flush()
-    return target
-
-
-def do_mute(session: Session, *, host: MediationParticipant, participant_id: int, muted: bool) -> MediationParticipant:
-    """Mute a participant (or let them speak again); their own client keeps the microphone off while muted."""
-    target = session.get(MediationParticipant, participant_id)
-    if target is None:
-        raise SessionNotFound(f"no participant {participant_id}")
-    _require_host(host, target)
-    target.muted = bool(muted)
-    session.flush()
-    return target
-
-
 def do_end_call(session: Session, *, session_id: int, actor: Actor, now: datetime | None = None) -> MediationSession:
     """End the video call; the attendance goes into the case's history. Parties may still confirm an agreement."""
     now = now or utcnow()
     ms = access_managed(session, session_id, actor)
     return record_end(session, ms, actor.name, now)
-
-
-def record_end(session: Session, ms: MediationSession, actor_name: str, now: datetime) -> MediationSession:
-    """End a session's call and write the attendance into the case's history (the caller holds the row lock)."""
-    if ms.status == SessionStatus.CANCELLED:
-        raise Conflict("the session was cancelled")
-    if ms.status != SessionStatus.ENDED:
-        ms.status, ms.ended_at = SessionStatus.ENDED, now
-        for p in ms.participants:
-            if p.joined_at is not None and (p.left_at is None or p.left_at > now):
-                p.left_at = now
-        audit.append(session, actor=actor_name, action="mediation_ended", petition_id=ms.petition_id, at=now,
-                     data={"session_id": ms.id, "started_at": ms.started_at.isoformat() if ms.started_at else None,
-                           "ended_at": now.isoformat(), "attendance": [
-                               {**audit_person(p), "joined_at": p.joined_at.isoformat() if p.joined_at else None,
-                                "left_at": p.left_at.isoformat() if p.left_at else None} for p in ms.participants]})
-    session.flush()
-    return ms
-
-
-def host_actor_for(session: Session, participant: MediationParticipant) -> Actor:
-    """Return the staff actor behind a host's link (for acting in the host's name from the room)."""
-    actor = host_actor(session, participant.session) if participant.is_host else None
-    if actor is None:
-        raise Forbidden("only the host may do this")
-    return actor
