@@ -18,7 +18,7 @@ from cases.models import AuditEvent, Feedback, Supplement
 from cases.schemas import PetitionCreate, TransitionIn
 from channels.models import InboxMessage
 from channels.phone import transcriber as speech
-from channels.wechat import miniprogram_api
+from channels.wechat import miniprogram_petitions, miniprogram_service
 from core.accounts import Actor, Role
 from core.db import utcnow
 from core.settings import ROOT, get_settings
@@ -158,7 +158,7 @@ def test_unsatisfied_feedback_then_a_review_request(mini, db, standin):
     with db.session() as s:
         assert s.scalar(select(func.count()).select_from(Feedback)) == 1
         actors = set(s.scalars(select(AuditEvent.actor).where(AuditEvent.action.in_(["feedback", "request_review"]))))
-    assert actors == {miniprogram_api.CITIZEN.name}
+    assert actors == {miniprogram_petitions.CITIZEN.name}
 
 
 def test_satisfied_feedback_closes_and_a_late_review_is_refused(mini, db, standin):
@@ -234,7 +234,7 @@ def test_unusable_recordings_are_refused_and_nothing_is_kept(mini, db, standin, 
     elif case == "not_audio":
         payload, status = b"MZ\x90\x00 an executable", 415
     elif case == "too_big":
-        payload, status = b"ID3" + b"\x00" * miniprogram_api.MAX_MEDIA_BYTES, 413
+        payload, status = b"ID3" + b"\x00" * miniprogram_service.MAX_MEDIA_BYTES, 413
     r = mini.post("/api/v1/miniprogram/chat/media", headers=headers,
                   data={"kind": "voice", "message_id": f"voice-{case}-0001"}, files={"file": ("rec.mp3", payload)})
     assert r.status_code == status, r.text

@@ -13,7 +13,7 @@ from wechat_kit import MINI_APPID, MINI_SECRET, make_app
 from cases import service as cases
 from cases.schemas import TransitionIn
 from channels.models import InboxMessage
-from channels.wechat import api
+from channels.wechat.miniprogram_service import SESSION_TTL, issue_session, read_session
 from core.accounts import Actor, Role
 
 STAFF = Actor("mini-test-staff", Role.ADMIN)
@@ -38,11 +38,11 @@ def test_login_exchanges_the_code(client, standin):
     code = "081Kq4Ga1xXH6G0Asnia1q9mkj3Kq4GO"
     standin.logins[code] = USER
     r = client.post("/api/v1/miniprogram/login", json={"code": code})
-    assert r.status_code == 200 and r.json()["token_type"] == "Bearer" and r.json()["expires_in"] == api.SESSION_TTL
+    assert r.status_code == 200 and r.json()["token_type"] == "Bearer" and r.json()["expires_in"] == SESSION_TTL
     [call] = [q for q in standin.requests if q["path"] == "/sns/jscode2session"]
     assert call["query"] == {"appid": MINI_APPID, "secret": MINI_SECRET, "js_code": code,
                              "grant_type": "authorization_code"}
-    assert api.read_session(r.json()["token"]) == USER
+    assert read_session(r.json()["token"]) == USER
     again = client.post("/api/v1/miniprogram/login", json={"code": code})  # a code works once
     assert again.status_code == 401 and "wx.login" in again.json()["detail"]
     assert client.post("/api/v1/miniprogram/login", json={"code": "../x"}).status_code == 422
@@ -57,13 +57,13 @@ def test_login_needs_the_mini_program_configured(db, wechat_settings):
 
 
 def test_sessions_are_signed_and_expire(client, standin):
-    token = api.issue_session(USER)
-    assert api.read_session(token) == USER
+    token = issue_session(USER)
+    assert read_session(token) == USER
     body, mac = token.split(".")
-    assert api.read_session(f"{body}.{'0' * len(mac)}") is None
-    assert api.read_session(api.issue_session(USER, now=time.time() - api.SESSION_TTL - 1)) is None
-    forged = api.issue_session(OTHER).split(".")[0] + "." + mac  # someone else's body with this MAC
-    assert api.read_session(forged) is None
+    assert read_session(f"{body}.{'0' * len(mac)}") is None
+    assert read_session(issue_session(USER, now=time.time() - SESSION_TTL - 1)) is None
+    forged = issue_session(OTHER).split(".")[0] + "." + mac  # someone else's body with this MAC
+    assert read_session(forged) is None
     for headers in ({}, {"Authorization": "Bearer nonsense"}, {"Authorization": f"Basic {token}"},
                     {"Authorization": f"Bearer {forged}"}):
         r = chat(client, headers, "你好")

@@ -17,7 +17,7 @@ from cases import service as cases
 from cases.models import Petition
 from cases.schemas import TransitionIn
 from channels.models import InboxMessage, OutboxMessage
-from channels.wechat import api
+from channels.wechat import api, media, service
 from core.accounts import Actor, Role
 
 SPEECH = Path(__file__).resolve().parents[4] / "shared" / "data" / "speech"
@@ -138,7 +138,7 @@ def test_voice_without_recognition_and_no_transcript_still_reaches_the_bot(wecha
         def transcribe(self, path, *, language=None):
             raise RuntimeError("engine down")
 
-    monkeypatch.setattr(api, "get_transcriber", lambda: Deaf())
+    monkeypatch.setattr(media, "get_transcriber", lambda: Deaf())
     standin.media["Gq4fSbGJdm2bKmP9aFqzJ0e5tWMkZ1_xXJr8n2oVbYwOQEhgBvTz7CRlAacKf3iN"] = (b"#!AMR\n\x00\x00", "audio/amr")
     r = wechat.post(fixture("voice"))
     assert r.status_code == 200
@@ -410,7 +410,7 @@ def test_a_resend_that_catches_the_finished_turn_gets_the_passive_reply(wechat, 
     resend.start()
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:  # until the resend has joined the running turn
-        flight = api.flights._active.get((OPENID, "24349580519300004"))
+        flight = service.flights._active.get((OPENID, "24349580519300004"))
         if flight is not None and flight.waiting == 1:
             break
         time.sleep(0.01)
@@ -422,7 +422,7 @@ def test_a_resend_that_catches_the_finished_turn_gets_the_passive_reply(wechat, 
 
 
 def test_a_long_turn_goes_out_as_customer_service_messages(wechat, db, standin, monkeypatch):
-    monkeypatch.setattr(api, "PASSIVE_MAX_BYTES", 10)
+    monkeypatch.setattr(service, "PASSIVE_MAX_BYTES", 10)
     r = wechat.post(fixture("text"))
     assert r.text == "success"
     settle()

@@ -181,7 +181,7 @@ def make_app(configured):
 
 def settle(timeout: float = 30.0) -> None:
     """Wait until WeChat turns and queued tasks (sends, notifications) have finished."""
-    from channels.wechat.api import flights
+    from channels.wechat.service import flights
 
     assert flights.wait_idle(timeout)
     runner = get_runner()
