@@ -1,4 +1,8 @@
-"""Route a petition: classify it, find similar and repeat cases, suggest units with reasons, dispatch when sure."""
+"""Route a petition: classify it, find similar and repeat cases, suggest units with reasons, dispatch when sure.
+
+What staff read of routing (decisions, links, the triage queue) is kept in ``triage``; how they correct it
+(rules, category corrections) in ``corrections``.
+"""
 
 from __future__ import annotations
 
@@ -9,26 +13,37 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
-from sqlalchemy import and_, delete, exists, func, or_, select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from cases import audit, catalog
 from cases.enums import TERMINAL, Status, UnitRole
-from cases.models import Assignment, AuditEvent, Petition, Unit
+from cases.models import Assignment, Petition
 from core.accounts import Actor, Role
 from core.db import utcnow
 from core.settings import ROOT, get_settings
 from routing import scoring
-from routing.models import CategoryCorrection, RoutingDecision, RoutingRule, SimilarLink
+from routing.corrections import (
+    RoutingError,
+    category_path,
+    create_rule,
+    do_correct_category,
+    get_rule,
+    list_corrections,
+    list_rules,
+    update_rule,
+)
+from routing.models import RoutingDecision, RoutingRule, SimilarLink
+from routing.triage import count_triage, get_decision, list_links, list_triage
+
+# Re-exported so that callers import the whole interface from the service, whichever module of the package defines it.
+__all__ = ["HELD_FOR_TRIAGE", "INDEX", "ROUTER", "IndexHolder", "Neighbour", "Prepared", "RoutingError",
+           "category_descriptions", "count_triage", "create_rule", "do_correct_category", "do_route", "embed_query",
+           "find_similar", "get_decision", "get_rule", "list_corrections", "list_links", "list_rules", "list_triage",
+           "petition_text", "prepare", "read_for_routing", "rebuild_index", "update_rule", "zero_shot_labels"]
 
 log = logging.getLogger(__name__)
 ROUTER = Actor("router", Role.TRIAGE)
-
-
-class RoutingError(Exception):
-    """A routing request that cannot be met; ``status`` is the HTTP status an API maps it to."""
-
-    status = 422
 
 
 def _path(setting: str) -> Path:
@@ -39,9 +54,6 @@ def _path(setting: str) -> Path:
 def petition_text(petition: Petition) -> str:
     """Return the text the router reads: title and content."""
     return f"{petition.title}\n{petition.content}"
-
-
-# --- category ----------------------------------------------------------------------------------
 
 
 @functools.lru_cache(maxsize=4)
@@ -100,9 +112,6 @@ def _predict(text: str, labels: tuple[tuple[str, str], ...] | None, *, embedder=
     except Exception:  # a broken or missing model must not stop registration work; triage still happens
         log.exception("category prediction failed for a petition")
     return None, 0.0, [], None
-
-
-# --- similar cases -----------------------------------------------------------------------------
 
 
 class IndexHolder:
@@ -202,9 +211,6 @@ def find_similar(session: Session, petition: Petition, *, k: int = 10, vector=No
     return neighbours[:k], vector[0]
 
 
-# --- the whole decision ------------------------------------------------------------------------
-
-
 def _unit_infos(session: Session) -> list[scoring.UnitInfo]:
     return [scoring.UnitInfo(u.id, u.code, u.name, u.name_en, u.level, tuple(u.area_codes or ()), tuple(u.categories or ()))
             for u in catalog.list_units(session)]
@@ -213,14 +219,6 @@ def _unit_infos(session: Session) -> list[scoring.UnitInfo]:
 def _rules(session: Session) -> list[scoring.Rule]:
     return [scoring.Rule(r.id, r.name, r.kind, r.pattern, r.unit_id, r.weight)
             for r in session.scalars(select(RoutingRule).where(RoutingRule.active.is_(True)))]
-
-
-def _category_path(petition: Petition) -> list[str] | None:
-    node, names = petition.category, []
-    while node is not None:
-        names.insert(0, node.name)
-        node = node.parent
-    return names or None
 
 
 # Contact types (set on every petition by the knowledge package) that are never dispatched automatically.
@@ -268,7 +266,7 @@ def do_route(session: Session, *, petition_id: int, prepared: Prepared | None = 
         prepared = prepare(petition_text(petition), zero_shot_labels(session))
     category, confidence, top3, source = prepared.prediction
     if petition.category_id is not None:
-        category, confidence, source = _category_path(petition), 1.0, "given"
+        category, confidence, source = category_path(petition), 1.0, "given"
     elif category is not None and confidence >= settings.category_min_confidence:
         node = catalog.resolve_category(session, "/".join(category))
         if node is not None:
@@ -352,128 +350,6 @@ def _dispatch(session: Session, petition: Petition, best: scoring.Suggestion, no
     audit.append(session, actor=ROUTER.name, action="dispatch", petition_id=petition.id, from_status=petition.status,
                  to_status=petition.status, reason="automatic: " + "; ".join(r.zh for r in best.reasons)[:1000],
                  data={"unit": best.unit.code, "score": round(min(1.0, best.score / scoring.FULL), 3)}, at=now)
-
-
-# --- staff operations --------------------------------------------------------------------------
-
-
-def get_decision(session: Session, petition: Petition) -> RoutingDecision | None:
-    """Return the routing decision of a petition, if routed."""
-    return session.scalar(select(RoutingDecision).where(RoutingDecision.petition_id == petition.id))
-
-
-def list_links(session: Session, petition: Petition) -> list[tuple[SimilarLink, Petition]]:
-    """Return a petition's similar, repeat and group links with the linked petitions, best first."""
-    rows = session.execute(select(SimilarLink, Petition).join(Petition, Petition.id == SimilarLink.similar_id)
-                           .where(SimilarLink.petition_id == petition.id).order_by(SimilarLink.rank))
-    return [(link, other) for link, other in rows]
-
-
-def _triage_filter(*, channel: str | None, area_prefix: str | None, objected: bool):
-    """Return the WHERE clause of the triage queue with its optional filters."""
-    routed = select(RoutingDecision.petition_id).where(RoutingDecision.needs_triage.is_(False))
-    waiting = or_(and_(Petition.status == Status.REGISTERED, Petition.id.not_in(routed)),
-                  # Accepted with no lead: a unit objected to the dispatch, or nobody has chosen one yet.
-                  Petition.status == Status.ACCEPTED)
-    clauses = [waiting, Petition.lead_unit_id.is_(None)]
-    if channel:
-        clauses.append(Petition.channel == channel)
-    if area_prefix:
-        clauses.append(Petition.area_code.startswith(area_prefix, autoescape=True))
-    if objected:
-        clauses += [Petition.status == Status.ACCEPTED,
-                    exists().where(AuditEvent.petition_id == Petition.id, AuditEvent.action == "object")]
-    return and_(*clauses)
-
-
-def list_triage(session: Session, *, limit: int = 100, offset: int = 0, channel: str | None = None,
-                area_prefix: str | None = None, objected: bool = False) -> list[tuple[Petition, RoutingDecision | None]]:
-    """List petitions waiting for a person to choose the unit, oldest first, optionally filtered and paged."""
-    where = _triage_filter(channel=channel, area_prefix=area_prefix, objected=objected)
-    rows = session.scalars(select(Petition).where(where).order_by(Petition.received_at, Petition.id)
-                           .limit(limit).offset(offset))
-    return [(p, get_decision(session, p)) for p in rows]
-
-
-def count_triage(session: Session, *, channel: str | None = None, area_prefix: str | None = None,
-                 objected: bool = False) -> int:
-    """Count the petitions waiting for triage that pass the filters."""
-    where = _triage_filter(channel=channel, area_prefix=area_prefix, objected=objected)
-    return int(session.scalar(select(func.count()).select_from(Petition).where(where)) or 0)
-
-
-def do_correct_category(session: Session, *, petition: Petition, category: str, reason: str | None, actor: Actor
-                        ) -> CategoryCorrection:
-    """Correct a petition's category and keep the correction as training data."""
-    node = catalog.resolve_category(session, category)
-    if node is None:
-        raise RoutingError(f"unknown category {category!r}")
-    before = _category_path(petition)
-    petition.category_id = node.id
-    session.flush()
-    session.expire(petition, ["category"])
-    after = _category_path(petition)
-    correction = CategoryCorrection(petition_id=petition.id, from_category="/".join(before) if before else None,
-                                    to_category="/".join(after), title=petition.title, content=petition.content,
-                                    reason=reason, actor=actor.name)
-    session.add(correction)
-    session.flush()
-    audit.append(session, actor=actor.name, action="recategorise", petition_id=petition.id, from_status=petition.status,
-                 to_status=petition.status, reason=reason, data={"from": correction.from_category, "to": correction.to_category})
-    return correction
-
-
-def list_corrections(session: Session) -> list[CategoryCorrection]:
-    """Return all category corrections, oldest first."""
-    return list(session.scalars(select(CategoryCorrection).order_by(CategoryCorrection.id)))
-
-
-def _rule_unit(session: Session, *, kind: str, pattern: str, unit_code: str) -> Unit:
-    if kind not in ("keyword", "category", "area"):
-        raise RoutingError("kind must be keyword, category or area")
-    unit = catalog.get_unit_by_code(session, unit_code)
-    if unit is None:
-        raise RoutingError(f"unknown unit {unit_code!r}")
-    if kind == "category" and catalog.resolve_category(session, pattern) is None:
-        raise RoutingError(f"unknown category {pattern!r}")
-    if kind == "area" and catalog.get_area(session, pattern) is None:
-        raise RoutingError(f"unknown area {pattern!r}")
-    return unit
-
-
-def create_rule(session: Session, *, name: str, kind: str, pattern: str, unit_code: str, weight: float, actor: Actor
-                ) -> RoutingRule:
-    """Add an admin routing rule."""
-    unit = _rule_unit(session, kind=kind, pattern=pattern, unit_code=unit_code)
-    rule = RoutingRule(name=name, kind=kind, pattern=pattern, unit_id=unit.id, weight=weight, created_by=actor.name)
-    session.add(rule)
-    session.flush()
-    return rule
-
-
-def update_rule(session: Session, *, rule_id: int, name: str, kind: str, pattern: str, unit_code: str, weight: float
-                ) -> RoutingRule:
-    """Replace a rule's fields and switch it on."""
-    rule = get_rule(session, rule_id)
-    unit = _rule_unit(session, kind=kind, pattern=pattern, unit_code=unit_code)
-    rule.name, rule.kind, rule.pattern, rule.unit_id, rule.weight, rule.active = name, kind, pattern, unit.id, weight, True
-    session.flush()
-    return rule
-
-
-def list_rules(session: Session) -> list[tuple[RoutingRule, Unit]]:
-    """Return the rules with their units."""
-    return list(session.execute(select(RoutingRule, Unit).join(Unit, Unit.id == RoutingRule.unit_id).order_by(RoutingRule.id)))
-
-
-def get_rule(session: Session, rule_id: int) -> RoutingRule:
-    """Return a rule or raise."""
-    rule = session.get(RoutingRule, rule_id)
-    if rule is None:
-        err = RoutingError(f"no rule {rule_id}")
-        err.status = 404
-        raise err
-    return rule
 
 
 def rebuild_index(session: Session, *, batch: int = 256) -> int:
