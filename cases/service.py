@@ -1,51 +1,51 @@
-"""Petitions: registration, lookup, the status machine in action, feedback and deadline supervision."""
+"""Petitions: registration, the status machine in action, supplements, feedback and deadline supervision.
+
+Lookup and access live in ``cases.access``, staff lists in ``cases.listing``, errors in ``cases.errors``;
+this module re-exports them so that the service stays the one interface of the case domain.
+"""
 
 from __future__ import annotations
 
 import functools
-import secrets
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, or_, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
 
 from cases import audit, catalog
+from cases.access import (
+    access,
+    access_citizen,
+    access_public,
+    check_visible,
+    get_by_tracking_no,
+    list_by_source,
+    new_query_code,
+    query_code_digest,
+    source_digest,
+)
 from cases.clock import Clock, load_policy
 from cases.enums import TERMINAL, Action, Status, UnitRole
+from cases.errors import CaseError, Conflict, Forbidden, Invalid, NotFound
+from cases.listing import area_condition, list_petitions, unit_condition
 from cases.models import Assignment, Feedback, Petition, Petitioner, Reply, Supplement, TrackingCounter, Unit
 from cases.schemas import PetitionCreate, PetitionerIn, TransitionIn
 from cases.workflow import MOVES
-from core.accounts import SYSTEM, Actor, Role
+from core.accounts import SYSTEM, Actor
 from core.db import insert_for, utcnow
 from core.events import PetitionRegistered, PetitionStatusChanged, publish
 from core.security import pii
 from core.settings import get_settings
 
+# Re-exported so that callers import the whole interface from the service, whichever module of the package defines it.
+__all__ = ["COLLECTIVE_HEAD_COUNT", "CaseError", "Conflict", "Forbidden", "Invalid", "NotFound", "access",
+           "access_citizen", "access_public", "area_condition", "check_visible", "clock", "create_petition",
+           "do_feedback", "do_scan_deadlines", "do_supplement", "do_transition", "find_or_create_petitioner",
+           "get_by_tracking_no", "list_by_source", "list_petitions", "new_query_code", "query_code_digest",
+           "source_digest", "unit_condition"]
+
 COLLECTIVE_HEAD_COUNT = 5
-_CODE_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
-
-
-class CaseError(Exception):
-    """A request the case domain refuses; ``status`` is the HTTP status an API maps it to."""
-
-    status = 400
-
-
-class NotFound(CaseError):
-    status = 404
-
-
-class Invalid(CaseError):
-    status = 422
-
-
-class Conflict(CaseError):
-    status = 409
-
-
-class Forbidden(CaseError):
-    status = 403
 
 
 @functools.lru_cache(maxsize=8)
@@ -68,15 +68,6 @@ def _next_tracking_no(session: Session, at: datetime) -> str:
     if seq > 999_999:
         raise Conflict("daily tracking-number range exhausted")
     return f"XF-{day}-{seq:06d}"
-
-
-def new_query_code() -> str:
-    """Return a fresh 8-character citizen query code."""
-    return "".join(secrets.choice(_CODE_ALPHABET) for _ in range(8))
-
-
-def _code_digest(code: str) -> str:
-    return pii().lookup_hash("query-code:" + code)
 
 
 def find_or_create_petitioner(session: Session, data: PetitionerIn) -> Petitioner | None:
@@ -103,11 +94,6 @@ def find_or_create_petitioner(session: Session, data: PetitionerIn) -> Petitione
     return person
 
 
-def source_digest(channel: str, sender: str) -> str:
-    """Return the keyed hash that identifies a channel identity (a WeChat user, a phone, a web chat)."""
-    return pii().lookup_hash(f"source:{channel}:{sender}")
-
-
 def create_petition(session: Session, *, data: PetitionCreate, actor: Actor, now: datetime | None = None,
                     source: str | None = None) -> tuple[Petition, str]:
     """Register a petition, start its acceptance clock and return it with its one-time query code.
@@ -129,7 +115,7 @@ def create_petition(session: Session, *, data: PetitionCreate, actor: Actor, now
     code = new_query_code()
     petition = Petition(
         tracking_no=_next_tracking_no(session, received),
-        query_code_hash=_code_digest(code),
+        query_code_hash=query_code_digest(code),
         channel=data.channel,
         language=data.language,
         title=data.title,
@@ -155,151 +141,6 @@ def create_petition(session: Session, *, data: PetitionCreate, actor: Actor, now
                  data={"channel": str(data.channel), "tracking_no": petition.tracking_no}, at=now)
     publish(session, PetitionRegistered(petition.id, petition.tracking_no))
     return petition, code
-
-
-def get_by_tracking_no(session: Session, tracking_no: str, *, for_update: bool = False) -> Petition:
-    """Return a petition by tracking number, or raise NotFound."""
-    stmt = select(Petition).where(Petition.tracking_no == tracking_no)
-    if for_update:
-        stmt = stmt.with_for_update()
-    petition = session.scalar(stmt)
-    if petition is None:
-        raise NotFound(f"no petition {tracking_no}")
-    return petition
-
-
-def check_visible(session: Session, petition: Petition, actor: Actor) -> None:
-    """Refuse a handler who is neither the lead nor an assisting unit of this petition."""
-    if actor.role is not Role.HANDLER:
-        return
-    if actor.unit_id is None or actor.unit_id not in _unit_ids(petition):
-        raise NotFound(f"no petition {petition.tracking_no}")
-
-
-def _unit_ids(petition: Petition) -> set[int]:
-    ids = {a.unit_id for a in petition.assignments if a.active}
-    if petition.lead_unit_id:
-        ids.add(petition.lead_unit_id)
-    return ids
-
-
-def access(session: Session, tracking_no: str, actor: Actor) -> Petition:
-    """Return a petition the actor may see, or raise NotFound."""
-    petition = get_by_tracking_no(session, tracking_no)
-    check_visible(session, petition, actor)
-    return petition
-
-
-def _owned_by(source: str | None, verified_phone: str | None):
-    """Return the condition for petitions of a channel identity or of a verified phone number."""
-    conditions = []
-    if source:
-        conditions.append(Petition.source_hash == source)
-    if verified_phone:
-        # A phone number the channel itself verified (the SMS sender, the caller) is one person everywhere.
-        by_phone = select(Petitioner.id).where(Petitioner.phone_hash == pii().lookup_hash(verified_phone))
-        conditions.append(Petition.petitioner_id.in_(by_phone))
-    return or_(*conditions) if conditions else None
-
-
-def list_by_source(session: Session, source: str | None, *, verified_phone: str | None = None, limit: int = 5
-                   ) -> list[Petition]:
-    """List the petitions a channel identity filed, or that carry its verified phone, newest first."""
-    condition = _owned_by(source, verified_phone)
-    if condition is None:
-        return []
-    return list(session.scalars(select(Petition).where(condition)
-                                .order_by(Petition.received_at.desc(), Petition.id.desc()).limit(limit)))
-
-
-def access_citizen(session: Session, tracking_no: str, *, source: str | None = None, code: str | None = None,
-                   verified_phone: str | None = None) -> Petition:
-    """Return a petition for the identity that filed it, its verified phone, or the holder of its query code."""
-    condition = _owned_by(source, verified_phone)
-    if condition is not None:
-        petition = session.scalar(select(Petition).where(Petition.tracking_no == tracking_no.upper(), condition))
-        if petition is not None:
-            return petition
-    if code:
-        return access_public(session, tracking_no.upper(), code)
-    raise NotFound("no petition with this tracking number for this identity")
-
-
-def access_public(session: Session, tracking_no: str, code: str) -> Petition:
-    """Return a petition for a citizen holding its query code; the same error for a wrong number or code."""
-    petition = session.scalar(select(Petition).where(Petition.tracking_no == tracking_no))
-    if petition is None or not secrets.compare_digest(petition.query_code_hash, _code_digest(code.strip().upper())):
-        raise NotFound("no petition with this tracking number and query code")
-    return petition
-
-
-def list_petitions(session: Session, *, actor: Actor, status: list[str] | None = None, category: str | None = None,
-                   area_code: str | None = None, unit: str | None = None, channel: str | None = None,
-                   q: str | None = None, overdue: bool | None = None, received_from: datetime | None = None,
-                   received_to: datetime | None = None, page: int = 1, page_size: int = 50
-                   ) -> tuple[list[Petition], int]:
-    """List petitions the actor may see, filtered, newest first, with the total count."""
-    stmt = select(Petition)
-    if status:
-        stmt = stmt.where(Petition.status.in_(status))
-    if category:
-        node = catalog.resolve_category(session, category)
-        if node is None:
-            raise Invalid(f"unknown category {category!r}")
-        stmt = stmt.where(Petition.category_id == node.id)
-    if area_code:
-        stmt = stmt.where(area_condition(area_code))
-    if unit or actor.role is Role.HANDLER:
-        unit_id = actor.unit_id if actor.role is Role.HANDLER else _unit_id(session, unit)
-        stmt = stmt.where(unit_condition(session, unit_id))
-    if channel:
-        stmt = stmt.where(Petition.channel == channel)
-    if q:
-        like = f"%{q}%"
-        stmt = stmt.where(or_(Petition.title.like(like), Petition.content.like(like), Petition.tracking_no == q))
-    if overdue is not None:
-        stmt = stmt.where(Petition.overdue_since.is_not(None) if overdue else Petition.overdue_since.is_(None))
-    if received_from:
-        stmt = stmt.where(Petition.received_at >= received_from)
-    if received_to:
-        stmt = stmt.where(Petition.received_at < received_to)
-    total = session.scalar(select(func.count()).select_from(stmt.subquery()))
-    rows = session.scalars(
-        stmt.options(selectinload(Petition.assignments), selectinload(Petition.replies),
-                     selectinload(Petition.feedbacks), selectinload(Petition.category), selectinload(Petition.area),
-                     selectinload(Petition.lead_unit), selectinload(Petition.petitioner))
-        .order_by(Petition.received_at.desc(), Petition.id.desc())
-        .offset((page - 1) * page_size).limit(page_size))
-    return list(rows), total
-
-
-def area_condition(code: str):
-    """Return the condition for petitions in an area or under it (a city code such as 430100 covers its districts)."""
-    prefix = code.rstrip("0") or code
-    if not prefix.isdigit():
-        return Petition.area_code.startswith(prefix)
-    # The codes under a digit prefix lie in [prefix, prefix + 1) in any collation: a B-tree range, where
-    # LIKE 'prefix%' scans every row unless the column's collation is C.
-    upper = str(int(prefix) + 1).zfill(len(prefix))
-    at_least = Petition.area_code >= prefix
-    return at_least if len(upper) > len(prefix) else at_least & (Petition.area_code < upper)
-
-
-def unit_condition(session: Session, unit_id: int | None):
-    """Return the condition for the petitions a unit leads or assists (active assignments)."""
-    # An active lead assignment always names the petition's lead unit (assign, object and dispatch keep the two
-    # together), so the unit's petitions are those it leads plus the few it assists. Reading the assisted ids
-    # first lets PostgreSQL combine two index scans instead of testing a subquery on every row (a million).
-    assisted = list(session.scalars(select(Assignment.petition_id).where(
-        Assignment.unit_id == unit_id, Assignment.active.is_(True), Assignment.role == UnitRole.ASSIST)))
-    return or_(Petition.lead_unit_id == unit_id, Petition.id.in_(assisted)) if assisted else Petition.lead_unit_id == unit_id
-
-
-def _unit_id(session: Session, code: str) -> int:
-    unit = catalog.get_unit_by_code(session, code)
-    if unit is None:
-        raise Invalid(f"unknown unit {code!r}")
-    return unit.id
 
 
 def _unit(session: Session, code: str) -> Unit:
