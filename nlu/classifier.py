@@ -16,31 +16,33 @@ A model directory holds ``manifest.json`` plus numpy ``.npz`` arrays, read with
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import hashlib
 import json
 import platform
 from collections import Counter
-from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass, field, fields
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 import numpy as np
 
 from core.metrics import timed_model
 from nlu.features import FieldTfidf
+from nlu.metrics import evaluate
+from nlu.scorer import LinearScorer, best_temperature, fold_groups, split_folds
+from nlu.training_data import DataError, Row, as_fields, read_rows
+
+# DataError, Row, read_rows and evaluate live in nlu.training_data and nlu.metrics; importers of this
+# module keep getting them from here.
+__all__ = ["MANIFEST", "MODEL_FORMAT", "MODEL_KIND", "CategoryClassifier", "ClassifierSettings", "DataError",
+           "Prediction", "Row", "evaluate", "read_rows"]
 
 MODEL_KIND = "petition-category-classifier"
 MODEL_FORMAT = 1
 MANIFEST = "manifest.json"
 _FEATURES_FILE = "features.npz"
 _NODES_FILE = "nodes.npz"
-_TEMPERATURES = np.concatenate([np.arange(0.5, 5.0, 0.25), np.arange(5.0, 30.5, 1.0)])
-
-
-class DataError(ValueError):
-    """Input data (a CSV file, a column, a model directory) is missing or unusable."""
 
 
 @dataclass(frozen=True)
@@ -104,149 +106,6 @@ class Prediction:
                 "path": [list(p) for p in self.path]}
 
 
-@dataclass(frozen=True)
-class Row:
-    """One CSV row: its text fields in column order, its label (if read), and the original record."""
-
-    fields: tuple[str, ...]
-    label: str | None
-    record: dict[str, str] = field(repr=False)
-    source: str = ""
-    line: int = 0
-
-    @property
-    def text(self) -> str:
-        """Return the non-empty fields joined by newlines."""
-        return "\n".join(f for f in self.fields if f)
-
-
-def _columns(spec: str | Sequence[str]) -> list[str]:
-    cols = [c.strip() for c in spec.split(",")] if isinstance(spec, str) else [c.strip() for c in spec]
-    cols = [c for c in cols if c]
-    if not cols:
-        raise DataError("no text column given")
-    return cols
-
-
-def read_rows(paths: Iterable[str | Path], *, text_cols: str | Sequence[str], label_col: str | None = None) -> list[Row]:
-    """Read CSV rows; a text column a file lacks counts as empty, a file with none of them is an error."""
-    cols = _columns(text_cols)
-    rows: list[Row] = []
-    for path in paths:
-        path = Path(path)
-        if not path.is_file():
-            raise DataError(f"no such file: {path}")
-        try:
-            with path.open(encoding="utf-8-sig", newline="") as handle:
-                reader = csv.DictReader(handle)
-                header = reader.fieldnames or []
-                present = [c for c in cols if c in header]
-                if not present:
-                    raise DataError(f"{path}: none of the text columns {', '.join(cols)} is in the header "
-                                    f"({', '.join(header) or 'empty file'})")
-                if label_col and label_col not in header:
-                    raise DataError(f"{path}: no label column {label_col!r} (columns: {', '.join(header)})")
-                for number, record in enumerate(reader, start=2):
-                    texts = tuple((record.get(c) or "").strip() for c in cols)
-                    label = (record.get(label_col) or "").strip() if label_col else None
-                    rows.append(Row(texts, label, dict(record), str(path), number))
-        except UnicodeDecodeError as exc:
-            raise DataError(f"{path}: not UTF-8 text ({exc.reason})") from exc
-        except csv.Error as exc:
-            raise DataError(f"{path}: not a readable CSV file ({exc})") from exc
-    return rows
-
-
-def evaluate(y_true: Sequence[str], y_pred: Sequence[str], *, labels: Sequence[str] | None = None) -> dict:
-    """Return accuracy, macro-F1, per-class precision/recall/F1/support and the confusion matrix."""
-    from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
-
-    if len(y_true) != len(y_pred):
-        raise ValueError("y_true and y_pred differ in length")
-    if not y_true:
-        raise DataError("nothing to evaluate")
-    seen = set(y_true) | set(y_pred)
-    order = list(labels or []) + sorted(seen - set(labels or []))
-    # Macro-F1 averages over the classes that occur (truly or predicted): a class absent from both
-    # would add a meaningless 0/0.
-    scored = [c for c in order if c in seen]
-    p, r, f, s = precision_recall_fscore_support(y_true, y_pred, labels=order, zero_division=0)
-    per_class = {c: {"precision": float(p[i]), "recall": float(r[i]), "f1": float(f[i]), "support": int(s[i])}
-                 for i, c in enumerate(order)}
-    accuracy = float(np.mean([t == q for t, q in zip(y_true, y_pred, strict=True)]))
-    return {"accuracy": accuracy, "macro_f1": float(np.mean([per_class[c]["f1"] for c in scored])),
-            "n": len(y_true), "per_class": per_class,
-            "confusion": {"labels": order, "matrix": confusion_matrix(y_true, y_pred, labels=order).tolist()}}
-
-
-def _softmax(scores: np.ndarray) -> np.ndarray:
-    shifted = np.exp(scores - scores.max(axis=-1, keepdims=True))
-    return shifted / shifted.sum(axis=-1, keepdims=True)
-
-
-def _as_fields(text: str | Sequence[str]) -> tuple[str, ...]:
-    if not isinstance(text, str):
-        return tuple(text)
-    # A plain string is split at its first line break, the way Row.text joins a title and a body, so
-    # that "title\nbody" from a caller gets the same title-aware features as the two fields would.
-    head, newline, rest = text.partition("\n")
-    return (head, rest) if newline and head.strip() and rest.strip() else (text,)
-
-
-class _Linear:
-    """A linear one-vs-rest scorer over shared features: coefficients, intercepts, classes, temperature."""
-
-    def __init__(self, classes: np.ndarray, coef: np.ndarray, intercept: np.ndarray, temperature: float = 5.0):
-        self.classes = classes
-        self.coef = coef
-        self.intercept = intercept
-        self.temperature = temperature
-
-    @classmethod
-    def train(cls, matrix, labels: np.ndarray, weights: np.ndarray, *, c: float, seed: int) -> _Linear:
-        from sklearn.svm import LinearSVC
-
-        classes = np.unique(labels)
-        if len(classes) == 1:
-            return cls(classes, np.zeros((1, matrix.shape[1]), np.float32), np.zeros(1, np.float32))
-        svm = LinearSVC(C=c, random_state=seed).fit(matrix, labels, sample_weight=weights)
-        coef, intercept = svm.coef_, svm.intercept_
-        if len(classes) == 2:
-            # scikit-learn keeps one margin for two classes, positive for the second.
-            coef, intercept = np.vstack([-coef, coef]), np.concatenate([-intercept, intercept])
-        return cls(classes, coef.astype(np.float32), intercept.astype(np.float32))
-
-    def margins(self, matrix) -> np.ndarray:
-        return np.asarray(matrix @ self.coef.T) + self.intercept
-
-    def probabilities(self, matrix) -> np.ndarray:
-        if len(self.classes) == 1:
-            return np.ones((matrix.shape[0], 1))
-        return _softmax(self.margins(matrix) * self.temperature)
-
-
-def _groups(docs: Sequence[tuple[str, ...]]) -> np.ndarray:
-    # The same text twice (a repeated title) must sit in one fold, or cross-validation grades memory.
-    ids: dict[tuple[str, ...], int] = {}
-    return np.array([ids.setdefault(d, len(ids)) for d in docs])
-
-
-def _folds(labels: np.ndarray, groups: np.ndarray, wanted: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
-    from sklearn.model_selection import StratifiedGroupKFold
-
-    smallest = int(np.unique(labels, return_counts=True)[1].min()) if len(labels) else 0
-    k = min(wanted, smallest, len(np.unique(groups)))
-    if k < 2:
-        return []
-    return list(StratifiedGroupKFold(n_splits=k, shuffle=True, random_state=seed).split(np.zeros(len(labels)), labels,
-                                                                                          groups))
-
-
-def _best_temperature(margins: np.ndarray, truth: np.ndarray) -> float:
-    losses = [-np.log(_softmax(margins * t)[np.arange(len(truth)), truth] + 1e-12).mean() for t in _TEMPERATURES]
-    return float(_TEMPERATURES[int(np.argmin(losses))])
-
-
 def _data_hash(docs: Sequence[tuple[str, ...]], labels: Sequence[str]) -> str:
     digest = hashlib.sha256()
     for doc, label in zip(docs, labels, strict=True):
@@ -274,7 +133,7 @@ class CategoryClassifier:
         self.settings = settings or ClassifierSettings()
         self.features: FieldTfidf | None = None
         # Taxonomy path of the parent ("" for the root) → the scorer over that node's children.
-        self.nodes: dict[str, _Linear] = {}
+        self.nodes: dict[str, LinearScorer] = {}
         self.metrics: dict = {}
         self.info: dict = {}
 
@@ -291,11 +150,12 @@ class CategoryClassifier:
     def _weights(self, docs: Sequence[tuple[str, ...]]) -> np.ndarray:
         return np.array([self.settings.joint_weight if sum(1 for f in d if f.strip()) >= 2 else 1.0 for d in docs])
 
-    def _train_node(self, matrix, labels: np.ndarray, weights: np.ndarray, docs, *, refit_features: bool) -> tuple[_Linear, dict]:
+    def _train_node(self, matrix, labels: np.ndarray, weights: np.ndarray, docs, *,
+                    refit_features: bool) -> tuple[LinearScorer, dict]:
         """Train one node; with folds, fit its temperature and measure it on held-out rows."""
         s = self.settings
-        folds = _folds(labels, _groups(docs), s.cv_folds, s.seed)
-        node = _Linear.train(matrix, labels, weights, c=s.c, seed=s.seed)
+        folds = split_folds(labels, fold_groups(docs), s.cv_folds, s.seed)
+        node = LinearScorer.train(matrix, labels, weights, c=s.c, seed=s.seed)
         if not folds or len(node.classes) < 2:
             return node, {}
         held = np.zeros((len(labels), len(node.classes)))
@@ -307,7 +167,7 @@ class CategoryClassifier:
                     [docs[i] for i in test])
             else:
                 train_matrix, test_matrix = matrix[train], matrix[test]
-            part = _Linear.train(train_matrix, labels[train], weights[train], c=s.c, seed=s.seed)
+            part = LinearScorer.train(train_matrix, labels[train], weights[train], c=s.c, seed=s.seed)
             columns = np.searchsorted(node.classes, part.classes)
             scores = np.full((len(test), len(node.classes)), -10.0)
             scores[:, columns] = part.margins(test_matrix)
@@ -317,7 +177,7 @@ class CategoryClassifier:
         # Margins of title-plus-body rows run larger than those of single fields; calibrate on the
         # shape new petitions have when there are enough of them.
         calibrate = multi if multi.sum() >= 100 else np.ones(len(labels), dtype=bool)
-        node.temperature = _best_temperature(held[calibrate], truth[calibrate])
+        node.temperature = best_temperature(held[calibrate], truth[calibrate])
         predicted = node.classes[held.argmax(axis=1)]
         report = evaluate(list(labels), list(predicted), labels=[str(c) for c in node.classes])
         report["folds"] = len(folds)
@@ -333,7 +193,7 @@ class CategoryClassifier:
         if settings is not None:
             self.settings = settings
         s = self.settings
-        docs = [_as_fields(t) for t in texts]
+        docs = [as_fields(t) for t in texts]
         if len(docs) != len(labels):
             raise DataError("texts and labels differ in length")
         keep = [i for i, d in enumerate(docs) if any(f.strip() for f in d) and labels[i] and labels[i].strip()]
@@ -389,7 +249,7 @@ class CategoryClassifier:
     def predict(self, texts: Sequence[str | Sequence[str]]) -> list[Prediction]:
         """Predict the category of each text: a sequence of fields (title, body) or a string, split at its first line break."""
         self._require_fitted()
-        docs = [_as_fields(t) for t in texts]
+        docs = [as_fields(t) for t in texts]
         if not docs:
             return []
         matrix = self.features.transform(docs)
@@ -480,7 +340,7 @@ class CategoryClassifier:
                     intercept = arrays[f"{entry['key']}_intercept"]
                     if coef.shape != (len(entry["classes"]), model.features.n_features) or intercept.shape != (coef.shape[0],):
                         raise DataError(f"{directory}: node {entry['path']!r} does not match the features")
-                    model.nodes[entry["path"]] = _Linear(np.array(entry["classes"]), coef, intercept,
+                    model.nodes[entry["path"]] = LinearScorer(np.array(entry["classes"]), coef, intercept,
                                                          float(entry["temperature"]))
         except (OSError, KeyError, ValueError) as exc:
             if isinstance(exc, DataError):
