@@ -70,6 +70,7 @@ bench: setup
 	$(call bench_run,bench/speech.py $(BENCH_SPEECH),speech)
 	$(call bench_run,bench/classifier_cv.py $(BENCH_CLASSIFIER),teddycup2020_c)
 	$(call bench_run,bench/nlu.py $(BENCH_NLU),teddycup2020_c)
+	$(call bench_run,bench/routing_lock.py,)
 	$(call bench_run,bench/risk_stats.py $(BENCH_RISK_STATS),teddycup2020_c)
 	$(call bench_run,bench/risk.py $(BENCH_RISK),teddycup2020_c)
 	$(call bench_run,bench/knowledge.py $(BENCH_KNOWLEDGE),teddycup2020_c)
