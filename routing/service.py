@@ -38,7 +38,7 @@ from routing.triage import count_triage, get_decision, list_links, list_triage
 
 # Re-exported so that callers import the whole interface from the service, whichever module of the package defines it.
 __all__ = ["HELD_FOR_TRIAGE", "INDEX", "ROUTER", "IndexHolder", "Neighbour", "Prepared", "RoutingError",
-           "category_descriptions", "count_triage", "create_rule", "do_correct_category", "do_route", "embed_query",
+           "category_descriptions", "count_triage", "create_rule", "do_correct_category", "do_route",
            "find_similar", "get_decision", "get_rule", "list_corrections", "list_links", "list_rules", "list_triage",
            "petition_text", "prepare", "read_for_routing", "rebuild_index", "update_rule", "zero_shot_labels"]
 
@@ -192,23 +192,14 @@ class Neighbour:
     score: float
 
 
-def embed_query(text: str):
-    """Return the text's vector for the similar-case index (a 1-row matrix)."""
-    embedder, _ = INDEX.get()
-    return embedder.embed([text], kind="query")
-
-
-def find_similar(session: Session, petition: Petition, *, k: int = 10, vector=None) -> tuple[list[Neighbour], object]:
-    """Search the index for earlier petitions like this one; return them and this petition's vector."""
+def find_similar(session: Session, petition: Petition, vector, *, k: int = 10) -> list[Neighbour]:
+    """Search the index with this petition's query vector for earlier petitions like it."""
     embedder, index = INDEX.get()
-    # One embedding serves both: stored "query" vectors retrieve each other better than passage ones (bench/retrieval.py).
-    vector = embed_query(petition_text(petition)) if vector is None else vector
     hits = index.search(vector, k + 1)[0] if len(index) else []
     minimum, _ = _thresholds(embedder.name)
     ids = [pid for pid, score in hits if pid != petition.id and score >= minimum]
     found = {p.id: p for p in session.scalars(select(Petition).where(Petition.id.in_(ids)))} if ids else {}
-    neighbours = [Neighbour(found[pid], float(score)) for pid, score in hits if pid in found]
-    return neighbours[:k], vector[0]
+    return [Neighbour(found[pid], float(score)) for pid, score in hits if pid in found][:k]
 
 
 def _unit_infos(session: Session) -> list[scoring.UnitInfo]:
@@ -248,6 +239,7 @@ def prepare(text: str, labels: tuple[tuple[str, str], ...] | None) -> Prepared:
     """Classify and embed a petition's text; touches no database, so it can run outside the write transaction."""
     try:
         embedder, _ = INDEX.get()
+        # One embedding serves both: stored "query" vectors retrieve each other better than passage ones (bench/retrieval.py).
         vector = embedder.embed([text], kind="query")
     except Exception:  # no embedder or index: route on duty lists and rules alone, say so in the log
         log.exception("similar-case search unavailable")
@@ -274,8 +266,8 @@ def do_route(session: Session, *, petition_id: int, prepared: Prepared | None = 
     neighbours, vector, embedder_name = [], None, None
     if prepared.vector is not None:
         try:
-            neighbours, vector = find_similar(session, petition, vector=prepared.vector)
-            embedder_name = INDEX.get()[0].name
+            neighbours = find_similar(session, petition, prepared.vector)
+            vector, embedder_name = prepared.vector[0], INDEX.get()[0].name
         except Exception:  # an index that cannot be searched: route on duty lists and rules alone, say so in the log
             log.exception("similar-case search unavailable for petition %s", petition.id)
             neighbours, vector, embedder_name = [], None, None
